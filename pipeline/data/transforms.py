@@ -1,0 +1,76 @@
+"""Clip augmentations as mmcv transforms, applied identically to every frame and mask.
+
+Each transform reads and writes ``results['frames']`` (T, H, W, 3) uint8 and
+``results['masks']`` (T, H, W) uint8 (255 = void) and draws its randomness from
+``numpy.random`` (seeded by mmengine's ``randomness`` setting, per dataloader worker).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmcv.transforms import BaseTransform
+
+from pipeline.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class ClipRandomFlip(BaseTransform):
+    """Horizontal flip of the whole clip with probability ``prob``."""
+
+    def __init__(self, prob: float = 0.5):
+        self.prob = prob
+
+    def transform(self, results: dict) -> dict:
+        if np.random.rand() < self.prob:
+            results["frames"] = np.ascontiguousarray(results["frames"][:, :, ::-1])
+            results["masks"] = np.ascontiguousarray(results["masks"][:, :, ::-1])
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipRandomAffine(BaseTransform):
+    """Random scale (``scales`` range), rotation (+-``max_degrees``) and translation
+    (+-``max_shift`` of the size), one draw per clip, output at the input size.
+
+    Frames are resampled bilinearly, masks by nearest neighbour; pixels that come from
+    outside the image are background (0) in the mask and black in the frame.
+    """
+
+    def __init__(self, scales=(0.75, 1.25), max_degrees: float = 10.0, max_shift: float = 0.1):
+        self.scales, self.max_degrees, self.max_shift = tuple(scales), max_degrees, max_shift
+
+    def transform(self, results: dict) -> dict:
+        s = np.random.uniform(*self.scales)
+        a = np.deg2rad(np.random.uniform(-self.max_degrees, self.max_degrees))
+        tx, ty = np.random.uniform(-self.max_shift, self.max_shift, 2) * 2
+        theta = torch.tensor(
+            [[np.cos(a) / s, -np.sin(a) / s, tx], [np.sin(a) / s, np.cos(a) / s, ty]],
+            dtype=torch.float32,
+        )
+        frames = torch.from_numpy(results["frames"]).permute(0, 3, 1, 2).float()
+        masks = torch.from_numpy(results["masks"]).unsqueeze(1).float()
+        grid = F.affine_grid(theta.expand(len(frames), 2, 3), list(frames.shape), align_corners=False)
+        frames = F.grid_sample(frames, grid, mode="bilinear", align_corners=False)
+        masks = F.grid_sample(masks, grid, mode="nearest", align_corners=False)
+        results["frames"] = frames.permute(0, 2, 3, 1).round().clamp(0, 255).byte().numpy()
+        results["masks"] = masks[:, 0].byte().numpy()
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipColorJitter(BaseTransform):
+    """Brightness, contrast and saturation jitter, one draw per clip."""
+
+    def __init__(self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2):
+        self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
+
+    def transform(self, results: dict) -> dict:
+        x = results["frames"].astype(np.float32)
+        x = x * np.random.uniform(1 - self.brightness, 1 + self.brightness)
+        mean = x.mean()
+        x = (x - mean) * np.random.uniform(1 - self.contrast, 1 + self.contrast) + mean
+        gray = x.mean(axis=-1, keepdims=True)
+        x = (x - gray) * np.random.uniform(1 - self.saturation, 1 + self.saturation) + gray
+        results["frames"] = np.clip(x, 0, 255).astype(np.uint8)
+        return results

@@ -1,0 +1,1 @@
+"""Training and inference: pretraining on mmengine, OSVOS one-shot fine-tuning, prediction."""

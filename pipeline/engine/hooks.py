@@ -1,0 +1,61 @@
+"""mmengine hooks: a progress bar and a loss curve written as a TSV for ``dvc plots``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mmengine.hooks import Hook
+from tqdm import tqdm
+
+
+def _scalar(value) -> float:
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
+class ProgressBarHook(Hook):
+    """A tqdm bar over training iterations (rank 0 only), showing the current loss."""
+
+    priority = "VERY_LOW"
+
+    def __init__(self, desc: str = "pretrain"):
+        self.desc, self.bar = desc, None
+
+    def before_train(self, runner) -> None:
+        if runner.rank == 0:
+            self.bar = tqdm(total=runner.max_iters, initial=runner.iter, desc=self.desc, unit="it")
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if outputs:
+                self.bar.set_postfix(loss=f"{_scalar(outputs['loss']):.4f}")
+
+    def after_train(self, runner) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class LossCurveHook(Hook):
+    """Appends ``step<TAB>loss`` rows to a TSV; on resume, rows past the resumed step go."""
+
+    priority = "LOW"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def before_train(self, runner) -> None:
+        if runner.rank != 0:
+            return
+        rows = []
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines()[1:]:
+                step = int(line.split("\t")[0])
+                if step <= runner.iter:
+                    rows.append(line)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("step\tloss\n" + "".join(r + "\n" for r in rows))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        if runner.rank == 0 and outputs:
+            loss = _scalar(outputs["loss"])
+            with self.path.open("a") as f:
+                f.write(f"{runner.iter + 1}\t{loss:.6f}\n")

@@ -1,0 +1,56 @@
+"""Metrics for DVC: the global measures plus breakdowns by attribute and measured speed."""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.evaluation.evaluate import ObjectScore
+
+
+def _jf(scores: list[ObjectScore]) -> float | None:
+    if not scores:
+        return None
+    stats = [s.stats() for s in scores]
+    return float((np.mean([s["J-Mean"] for s in stats]) + np.mean([s["F-Mean"] for s in stats])) / 2)
+
+
+def summarize(scores: list[ObjectScore], global_row: dict, sequences: dict[str, dict]) -> dict:
+    """``sequences`` maps a name to its ``attributes`` and ``speed`` (from the cache index).
+
+    J&F on fast-motion (DAVIS tag FM) and other sequences, and per tercile of the measured
+    speed (slow / mid / fast thirds of the evaluated sequences, by speed).
+    """
+    metrics = {
+        "J_and_F": global_row["J&F-Mean"],
+        "J_mean": global_row["J-Mean"],
+        "J_recall": global_row["J-Recall"],
+        "J_decay": global_row["J-Decay"],
+        "F_mean": global_row["F-Mean"],
+        "F_recall": global_row["F-Recall"],
+        "F_decay": global_row["F-Decay"],
+        "num_objects": len(scores),
+        "num_sequences": len({s.sequence for s in scores}),
+    }
+    fm = [s for s in scores if "FM" in sequences.get(s.sequence, {}).get("attributes", ())]
+    other = [s for s in scores if s not in fm]
+    metrics["J_and_F_FM"] = _jf(fm)
+    metrics["J_and_F_nonFM"] = _jf(other)
+    names = sorted({s.sequence for s in scores}, key=lambda n: sequences.get(n, {}).get("speed", 0.0))
+    for label, part in zip(("slow", "mid", "fast"), np.array_split(np.array(names, dtype=object), 3)):
+        chosen = set(part.tolist())
+        metrics[f"J_and_F_speed_{label}"] = _jf([s for s in scores if s.sequence in chosen])
+    return metrics
+
+
+def per_sequence_rows(scores: list[ObjectScore]) -> list[dict]:
+    """One row per object for the per-sequence J&F bar plot."""
+    rows = []
+    for s in scores:
+        st = s.stats()
+        rows.append({"object": s.name, "J_and_F": (st["J-Mean"] + st["F-Mean"]) / 2,
+                     "J": st["J-Mean"], "F": st["F-Mean"]})
+    return rows
+
+
+def j_over_time_rows(scores: list[ObjectScore]) -> list[dict]:
+    """One row per (object, frame) for the J-over-time line plot (frame 1..N-2)."""
+    return [{"object": s.name, "frame": t + 1, "J": j} for s in scores for t, j in enumerate(s.J)]

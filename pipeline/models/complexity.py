@@ -1,0 +1,54 @@
+"""Compute accounting: parameters and multiply-accumulates, as video papers report them.
+
+"GFLOPs" here follows the SlowFast paper and fvcore: one fused multiply-add counts as one
+FLOP. Counted by forward hooks on convolutions, linear layers and the final upsampling.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, clip_shape: tuple[int, int, int, int, int]) -> int:
+    """Multiply-accumulates of one forward pass of ``model`` on a zero clip of that shape."""
+    total = 0
+
+    def conv_hook(module, _inputs, output):
+        nonlocal total
+        kernel = module.weight[0].numel()  # C_in/groups * prod(kernel)
+        total += output.numel() * kernel
+
+    def linear_hook(module, _inputs, output):
+        nonlocal total
+        total += output.numel() * module.in_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(clip_shape))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return total
+
+
+def complexity(model: nn.Module, frames: int, height: int, width: int) -> dict:
+    """Params and GFLOPs per clip and per frame for a (1, 3, T, H, W) clip."""
+    macs = count_macs(model, (1, 3, frames, height, width))
+    return {
+        "params": count_parameters(model),
+        "gflops_per_clip": macs / 1e9,
+        "gflops_per_frame": macs / 1e9 / frames,
+    }

@@ -1,0 +1,23 @@
+"""Data preprocessor: uint8 clips to normalised float on the model's device."""
+from __future__ import annotations
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+from pipeline.registry import MODELS
+
+
+@MODELS.register_module()
+class ClipDataPreprocessor(BaseDataPreprocessor):
+    """inputs (B, 3, T, H, W) uint8 -> float, (x/255 - mean) / std; targets -> long."""
+
+    def __init__(self, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast_data(data)
+        inputs = (data["inputs"].float() / 255.0 - self.mean) / self.std
+        targets = data.get("data_samples")
+        return {"inputs": inputs, "data_samples": None if targets is None else targets.long()}

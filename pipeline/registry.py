@@ -1,0 +1,34 @@
+"""Registries of sfvos: children of mmengine's root registries with an explicit scope.
+
+Only what ``params.yaml`` switches between is registered (segmenter, backbone, decoder, loss,
+data preprocessor, dataset, transforms). ``locations`` makes ``build`` import the modules that
+register, so ``MODELS.build(params['model'])`` works without importing them first.
+"""
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import Registry
+
+SCOPE = "sfvos"
+
+MODELS = Registry(
+    "model", parent=MMENGINE_MODELS, scope=SCOPE, locations=["pipeline.models"]
+)
+DATASETS = Registry(
+    "dataset", parent=MMENGINE_DATASETS, scope=SCOPE, locations=["pipeline.data.dataset"]
+)
+TRANSFORMS = Registry(
+    "transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=["pipeline.data.transforms"]
+)
+
+
+def build(registry: Registry, cfg: dict):
+    """Build ``cfg`` from ``registry`` in the sfvos scope, whatever scope is current.
+
+    mmengine resolves a type in the *current default scope* (the Runner sets ``mmengine``),
+    which would bypass these child registries; building under our scope avoids that.
+    """
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        return registry.build(cfg)

@@ -1,0 +1,44 @@
+"""The ``sfvos`` command: every pipeline stage, plus commands for users' own results."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from stages import decode, download, evaluate, finetune, pretrain
+
+app = typer.Typer(help="SlowFast video object segmentation on DAVIS.", no_args_is_help=True,
+                  add_completion=False)
+stage = typer.Typer(help="The DVC pipeline's stages (what `dvc repro` runs).", no_args_is_help=True)
+app.add_typer(stage, name="stage")
+stage.command("download", help="Download or generate the DAVIS dataset.")(download.main)
+stage.command("decode", help="Decode frames and masks into the Parquet/npz cache.")(decode.main)
+stage.command("pretrain", help="Pretrain the segmenter on the train split.")(pretrain.main)
+stage.command("finetune", help="One-shot fine-tune and segment each validation sequence.")(finetune.main)
+stage.command("evaluate", help="Score the results: metrics.json, reports, plots.")(evaluate.main)
+
+
+@app.command("evaluate")
+def evaluate_results(
+    results_dir: Path = typer.Argument(..., help="folder of <sequence>/00000.png ... results"),
+    davis_root: Path = typer.Argument(..., help="DAVIS root with Annotations/480p/"),
+    year: Optional[int] = typer.Option(None, help="2016 (binary) or 2017 (ids); default: detect"),
+    sequences: Optional[str] = typer.Option(None, help="comma-separated sequences (default: val)"),
+    out: Optional[Path] = typer.Option(None, help="where to write the CSVs (default: RESULTS_DIR)"),
+) -> None:
+    """Score any results folder with the official DAVIS measures (J, F)."""
+    from pipeline.data.davis import DavisError
+    from pipeline.evaluation.evaluate import EvaluationError, evaluate_folder, write_reports
+
+    try:
+        names = [s for s in sequences.split(",") if s] if sequences else None
+        scores = evaluate_folder(results_dir, davis_root, year=year, sequences=names)
+    except (DavisError, EvaluationError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    row = write_reports(scores, out or results_dir)
+    typer.echo(",".join(row))
+    typer.echo(",".join(f"{v:.3f}" for v in row.values()))
+
+
+if __name__ == "__main__":
+    app()

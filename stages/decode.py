@@ -1,0 +1,19 @@
+"""Stage decode: DAVIS root -> Parquet index + npz arrays at the working resolution."""
+from pathlib import Path
+
+import typer
+
+from pipeline.data.cache import decode
+from stages.common import load_params
+
+
+def main(davis: Path = typer.Option(Path("data/davis"), help="DAVIS root"),
+         out: Path = typer.Option(Path("data/cache"), help="cache folder to write"),
+         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+    """Decode frames and masks once into the cache (params: decode)."""
+    p = load_params(params, "decode")["decode"]
+    decode(davis, out, (int(p["height"]), int(p["width"])))
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,56 @@
+"""Stage evaluate: official DAVIS measures, breakdowns, compute -> metrics.json and plots."""
+import csv
+import json
+from pathlib import Path
+
+import typer
+
+from pipeline.data.cache import sequence_table
+from pipeline.evaluation.evaluate import evaluate_folder, write_reports
+from pipeline.evaluation.summary import j_over_time_rows, per_sequence_rows, summarize
+from stages.common import load_params
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def main(results: Path = typer.Option(Path("data/results"), help="DAVIS-layout results"),
+         davis: Path = typer.Option(Path("data/davis"), help="DAVIS root (ground truth)"),
+         cache: Path = typer.Option(Path("data/cache"), help="decoded cache (attributes, speed)"),
+         timing: Path = typer.Option(Path("data/finetune/timing.json"), help="finetune timings"),
+         out: Path = typer.Option(Path("data/evaluate"), help="toolkit-style CSV/JSON reports"),
+         metrics: Path = typer.Option(Path("metrics.json"), help="DVC metrics file"),
+         plots: Path = typer.Option(Path("plots"), help="folder of DVC plot files"),
+         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+    """Score the results with the DAVIS measures (params: evaluate)."""
+    p = load_params(params, "evaluate")["evaluate"]
+    split = p.get("split", "val")
+    scores = evaluate_folder(results, davis, split=split, jobs=p.get("jobs"))
+    row = write_reports(scores, out, split)
+    seqs = {s["name"]: s for s in sequence_table(cache, split)}
+    m = summarize(scores, row, seqs)
+    record = json.loads(Path(timing).read_text())
+    per_seq = record["sequences"].values()
+    m |= {
+        "params": record["compute"]["params"],
+        "gflops_per_frame": record["compute"]["gflops_per_frame"],
+        "fps": sum(t["predict_fps"] for t in per_seq) / max(len(per_seq), 1),
+        "finetune_s_per_seq": sum(t["finetune_s"] for t in per_seq) / max(len(per_seq), 1),
+    }
+    tmp = metrics.with_name(metrics.name + ".tmp")
+    tmp.write_text(json.dumps(m, indent=2))
+    tmp.replace(metrics)
+    _write_rows(plots / "per_sequence.csv", per_sequence_rows(scores))
+    _write_rows(plots / "j_over_time.csv", j_over_time_rows(scores))
+    print(" ".join(f"{k}={row[k]:.3f}" for k in row))
+
+
+if __name__ == "__main__":
+    typer.run(main)
