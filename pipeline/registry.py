@@ -1,10 +1,12 @@
 """Registries of sfvos: children of mmengine's root registries with an explicit scope.
 
 Only what ``params.yaml`` switches between is registered (segmenter, backbone, decoder, loss,
-data preprocessor, dataset, transforms). ``locations`` makes ``build`` import the modules that
+data preprocessor, dataset, transforms), plus
+the CPU DDP wrapper the Runner needs for ``torchrun`` without GPUs.. ``locations`` makes ``build`` import the modules that
 register, so ``MODELS.build(params['model'])`` works without importing them first.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
@@ -16,6 +18,9 @@ MODELS = Registry(
 )
 DATASETS = Registry(
     "dataset", parent=MMENGINE_DATASETS, scope=SCOPE, locations=["pipeline.data.dataset"]
+)
+MODEL_WRAPPERS = Registry(
+    "model_wrapper", parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE, locations=["pipeline.engine.dist"]
 )
 TRANSFORMS = Registry(
     "transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=["pipeline.data.transforms"]

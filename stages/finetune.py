@@ -1,14 +1,14 @@
 """Stage finetune: OSVOS one-shot fine-tuning per validation sequence, then prediction.
 
-Under ``torchrun`` the sequences are sharded across ranks (sequence i -> rank i % world).
+Under ``torchrun --nproc_per_node=N`` the sequences are sharded across ranks (sequence i
+goes to rank i % N) and rank 0 writes the merged timings.
 """
 import json
-import os
 from pathlib import Path
 
 import typer
 
-from pipeline.data.cache import sequence_table
+from pipeline.engine.dist import device_for, gather, process_group
 from pipeline.engine.osvos import FinetuneConfig
 from pipeline.engine.vos import load_segmenter, run_split
 from pipeline.models.complexity import complexity
@@ -24,20 +24,21 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
     """Fine-tune on frame 0 and segment every validation sequence (params: finetune)."""
     p = load_params(params, "finetune", "decode")
     cfg = FinetuneConfig(**p["finetune"])
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    timings = run_split(cache, davis, checkpoint, results, cfg, "val", rank, world)
-    out = timing if world == 1 else timing.with_name(f"{timing.stem}.rank{rank}.json")
-    seqs = sequence_table(cache, "val")
-    model = load_segmenter(checkpoint)
+    with process_group() as (rank, world):
+        mine = run_split(cache, davis, checkpoint, results, cfg, "val", rank, world, device_for(rank))
+        timings = {k: v for part in gather(mine, world) for k, v in part.items()}
+        if rank != 0:
+            return
     h, w = int(p["decode"]["height"]), int(p["decode"]["width"])
     record = {
-        "sequences": timings,
-        "compute": complexity(model, cfg.clip_len, h, w) | {"working_size": [h, w]},
-        "num_sequences": len(seqs),
+        "sequences": dict(sorted(timings.items())),
+        "compute": complexity(load_segmenter(checkpoint), cfg.clip_len, h, w) | {"working_size": [h, w]},
+        "world_size": world,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".tmp").write_text(json.dumps(record, indent=2))
-    out.with_suffix(".tmp").replace(out)
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    tmp = timing.with_name(timing.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(timing)
 
 
 if __name__ == "__main__":

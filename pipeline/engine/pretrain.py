@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.engine.checkpoint import register_trusted_loader, save_model
+from pipeline.engine.dist import runner_dist_kwargs
 from pipeline.engine.hooks import LossCurveHook, ProgressBarHook
 
 FINGERPRINT = "fingerprint.json"
@@ -58,13 +61,14 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     """Train on the train split's clips; write the final weights to ``model_out``."""
     from mmengine.runner import Runner
 
-    from pipeline.models import build_segmenter
+    import pipeline.models  # noqa: F401  (registers the sfvos model types)
 
     register_trusted_loader()
     work_dir = Path(work_dir)
     _prepare_work_dir(work_dir, _fingerprint(cache_dir, model_cfg, cfg))
     runner = Runner(
-        model=build_segmenter(model_cfg),
+        # built by the Runner after it seeds, so the initial weights follow the seed
+        model=dict(model_cfg, type=f"sfvos.{model_cfg['type']}"),
         work_dir=str(work_dir),
         train_dataloader=dict(
             batch_size=cfg.batch_size,
@@ -86,6 +90,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
         custom_hooks=[ProgressBarHook("pretrain"), LossCurveHook(loss_curve)],
         randomness=dict(seed=cfg.seed, deterministic=True),
         launcher=launcher,
+        experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}",
+        **runner_dist_kwargs(launcher),
         resume=True,
         log_level="WARNING",
     )

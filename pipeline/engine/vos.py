@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from pipeline.data.cache import load_arrays, sequence_table
@@ -74,7 +73,6 @@ def run_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: 
               cfg: FinetuneConfig, split: str = "val", rank: int = 0, world_size: int = 1,
               device: str = "cpu") -> dict:
     """Segment every sequence of ``split`` (sequence i goes to rank i % world_size)."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     names = [s["name"] for s in sequence_table(cache_dir, split)][rank::world_size]
     by_name = {s.name: s for s in list_sequences(Path(davis_root), (split,))}
     results_dir = Path(results_dir)
@@ -87,5 +85,5 @@ def run_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: 
             mask0 = read_mask(seq.masks[0], seq.year)
             ids, timing = segment_sequence(checkpoint, frames, mask0, masks_small[0], cfg, device, bar)
             write_sequence(results_dir / name, ids)
-            timings[name] = timing
+            timings[name] = timing | {"rank": rank}
     return timings

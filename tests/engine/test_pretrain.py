@@ -1,0 +1,106 @@
+"""Pretraining: checkpoints, resume after kill -9 to identical weights, DDP with 2 processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, TINY_MODEL
+
+RUN = """
+import json, sys
+from pipeline.engine.pretrain import PretrainConfig, pretrain
+cache, work, out, curve, cfg = sys.argv[1:6]
+pretrain(cache, work, out, curve, {model}, PretrainConfig(**json.loads(cfg)))
+"""
+
+
+def _run(tmp: Path, cache: Path, name: str, cfg: dict) -> subprocess.Popen:
+    args = [sys.executable, "-c", RUN.format(model=repr(TINY_MODEL)), str(cache),
+            str(tmp / f"{name}_work"), str(tmp / f"{name}.pth"), str(tmp / f"{name}.tsv"),
+            json.dumps(cfg)]
+    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=os.environ | {"PYTHONPATH": str(REPO)})
+
+
+def _weights(path: Path) -> dict:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_kill9_then_resume_reaches_the_same_weights(tiny_cache, tmp_path):
+    cfg = {"iters": 60, "checkpoint_interval": 10, "batch_size": 2, "clip_len": 4, "seed": 1}
+    whole = _run(tmp_path, tiny_cache, "whole", cfg)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read().decode()[-2000:]
+
+    first = _run(tmp_path, tiny_cache, "cut", cfg)
+    ckpt = tmp_path / "cut_work" / "iter_10.pth"
+    deadline = time.time() + 240
+    while not ckpt.exists() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert first.poll() is None, "training finished before it could be killed"
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert not (tmp_path / "cut.pth").exists()
+
+    second = _run(tmp_path, tiny_cache, "cut", cfg)
+    assert second.wait(timeout=300) == 0, second.stderr.read().decode()[-2000:]
+    a, b = _weights(tmp_path / "whole.pth"), _weights(tmp_path / "cut.pth")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    steps = [int(line.split("\t")[0]) for line in (tmp_path / "cut.tsv").read_text().splitlines()[1:]]
+    assert steps == list(range(1, 61)), "the loss curve has one row per step after resume"
+
+
+def test_changed_config_starts_afresh(tiny_cache, tmp_path):
+    from pipeline.engine.pretrain import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(iters=2, checkpoint_interval=1, batch_size=1, clip_len=4)
+    pretrain(tiny_cache, tmp_path / "w", tmp_path / "m.pth", tmp_path / "l.tsv", TINY_MODEL, cfg)
+    assert (tmp_path / "w" / "iter_2.pth").exists()
+    other = dict(TINY_MODEL, pathways="fast")
+    pretrain(tiny_cache, tmp_path / "w", tmp_path / "m.pth", tmp_path / "l.tsv", other, cfg)
+    ckpt = torch.load(tmp_path / "m.pth", weights_only=True)
+    assert ckpt["model_cfg"]["pathways"] == "fast"
+    assert not any(k.startswith("backbone.slow") for k in ckpt["state_dict"])
+
+
+def test_torchrun_two_processes_pretrain_and_finetune(tiny_cache, tiny_davis, tmp_path):
+    """DDP pretraining (gloo, 2 CPU processes) then finetune sharded over 2 ranks."""
+    params = {
+        "model": TINY_MODEL,
+        "pretrain": {"iters": 4, "checkpoint_interval": 2, "batch_size": 1, "clip_len": 4},
+        "finetune": {"steps": 2, "batch_size": 1, "clip_len": 4, "overlap": 2},
+        "decode": {"height": 32, "width": 48},
+    }
+    (tmp_path / "params.yaml").write_text(json.dumps(params))
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                "--master_port", str(29500 + os.getpid() % 1000)]
+    pre = subprocess.run(
+        torchrun + ["-m", "stages.pretrain", "--cache", str(tiny_cache), "--work-dir",
+                    str(tmp_path / "work"), "--model-out", str(tmp_path / "model.pth"),
+                    "--loss-curve", str(tmp_path / "loss.tsv"), "--params", str(tmp_path / "params.yaml")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert pre.returncode == 0, pre.stderr[-3000:]
+    assert (tmp_path / "model.pth").exists()
+    fin = subprocess.run(
+        torchrun + ["-m", "stages.finetune", "--cache", str(tiny_cache), "--davis", str(tiny_davis),
+                    "--checkpoint", str(tmp_path / "model.pth"), "--results", str(tmp_path / "results"),
+                    "--timing", str(tmp_path / "timing.json"), "--params", str(tmp_path / "params.yaml")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert fin.returncode == 0, fin.stderr[-3000:]
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    val = sorted(p.name for p in (tiny_davis / "JPEGImages" / "480p").iterdir() if "val" in p.name)
+    assert sorted(timing["sequences"]) == val
+    assert {t["rank"] for t in timing["sequences"].values()} == {0, 1}
+    for name in val:
+        assert len(list((tmp_path / "results" / name).glob("*.png"))) == 8
+    assert not list(tmp_path.glob("timing.rank*.json"))
