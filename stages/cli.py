@@ -40,5 +40,33 @@ def evaluate_results(
     typer.echo(",".join(f"{v:.3f}" for v in row.values()))
 
 
+@app.command("segment")
+def segment(
+    input: Path = typer.Argument(..., help="video file (mp4, avi, mov) or folder of frames"),
+    mask: Path = typer.Option(..., "--mask", help="palette or binary PNG mask of frame 0"),
+    out: Path = typer.Option(..., "--out", help="folder for PNGs, overlay.mp4, areas.csv"),
+    checkpoint: Path = typer.Option(Path("data/pretrain/model.pth"), help="pretrained weights"),
+    steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
+    pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
+    height: int = typer.Option(240, help="working height (frames are resized for the model)"),
+    width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+) -> None:
+    """Segment your own video from the mask of its first frame."""
+    from pipeline.engine.segment import SegmentError, finetune_config, segment_video
+
+    try:
+        summary = segment_video(input, mask, checkpoint, out, finetune_config(steps),
+                                height, width, device, pathways)
+    except (SegmentError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(
+        f"segmented {summary['frames']} frames, {summary['objects']} object(s) in "
+        f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s); outputs in {out}/ "
+        "(00000.png..., overlay.mp4, areas.csv)"
+    )
+
+
 if __name__ == "__main__":
     app()

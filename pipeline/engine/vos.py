@@ -45,12 +45,12 @@ def write_sequence(out_dir: Path, ids: np.ndarray) -> None:
 
 def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
                      mask0_small: np.ndarray, cfg: FinetuneConfig, device: str = "cpu",
-                     progress=None) -> tuple[np.ndarray, dict]:
+                     progress=None, pathways: str | None = None) -> tuple[np.ndarray, dict]:
     """One sequence: (T, H, W) ids at the size of ``mask0`` and timings."""
     object_ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
     if not object_ids:
         raise ValueError("the frame-0 mask is empty: there is no object to segment")
-    model = load_segmenter(checkpoint)
+    model = load_segmenter(checkpoint, pathways)
     model.set_num_classes(len(object_ids) + 1)
     t0 = time.perf_counter()
     losses = finetune(model, frames, frame0_labels(mask0_small, object_ids), cfg, device, progress)

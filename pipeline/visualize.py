@@ -1,0 +1,33 @@
+"""Pictures of results: palette overlays of object ids on frames, written as mp4 or GIF."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.data.davis import davis_palette
+
+
+def overlay(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames with (T, H, W) ids blended in the DAVIS palette colours."""
+    colours = davis_palette()[ids].astype(np.float32)
+    blended = frames.astype(np.float32)
+    on = (ids > 0)[..., None]
+    blended = np.where(on, (1 - alpha) * blended + alpha * colours, blended)
+    return blended.round().astype(np.uint8)
+
+
+def write_video(path: Path, frames: np.ndarray, fps: float = 10.0) -> None:
+    """mp4 (H.264 via imageio's ffmpeg plugin) or GIF by suffix; written atomically."""
+    import imageio.v2 as iio2
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    if path.suffix.lower() == ".gif":
+        iio2.mimsave(tmp, list(frames), duration=1.0 / fps, loop=0)
+    else:
+        with iio2.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=2,
+                             ffmpeg_log_level="error") as writer:
+            for frame in frames:
+                writer.append_data(frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2])
+    tmp.replace(path)
