@@ -132,8 +132,8 @@ def _frame_files(folder: Path, suffix: str) -> list[Path]:
     for i, f in enumerate(files):
         if f.stem != f"{i:05d}":
             raise DavisError(
-                f"{folder}: frame numbering gap: expected {i:05d}{suffix}, found {f.name}; "
-                "DAVIS frames are numbered 00000, 00001, ... without gaps"
+                f"{folder / f'{i:05d}{suffix}'}: missing, a frame numbering gap ({f.name} comes "
+                "next); DAVIS frames are numbered 00000, 00001, ... without gaps: restore it"
             )
     return files
 
