@@ -75,12 +75,15 @@ def detect_year(root: Path) -> int:
     first = next(iter(sorted((root / "Annotations" / "480p").glob("*/00000.png"))), None)
     if (root / "ImageSets").exists() or not (root / "JPEGImages").is_dir() or first is None:
         raise DavisError(
-            f"{root}: no ImageSets/2017 or ImageSets/480p folder and no Annotations/480p/*/00000.png: "
-            "this is not a DAVIS root; point to the folder that holds JPEGImages/, Annotations/ "
-            "and ImageSets/"
+            f"{root}: no ImageSets/2017 or ImageSets/480p folder and no "
+            "Annotations/480p/*/00000.png: this is not a DAVIS root; point to the folder that "
+            "holds JPEGImages/, Annotations/ and ImageSets/"
         )
-    with Image.open(first) as image:
-        return 2017 if image.mode == "P" else 2016
+    try:
+        with Image.open(first) as image:
+            return 2017 if image.mode == "P" else 2016
+    except OSError as exc:
+        raise DavisError(f"{first}: cannot read the mask ({exc}); re-extract it") from None
 
 
 def find_davis_root(path: Path) -> Path:
@@ -92,7 +95,7 @@ def find_davis_root(path: Path) -> Path:
         return candidates[0]
     raise DavisError(
         f"{path}: expected a DAVIS root (a folder holding JPEGImages/) or a folder holding one "
-        f"such root; found {len(candidates)} candidates"
+        f"such root; found {len(candidates)} candidates: point download.path at one of them"
     )
 
 
