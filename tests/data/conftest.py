@@ -156,7 +156,7 @@ def http_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
     server.payload, server.drops, server.drop_after, server.ranges = b"", 0, 0, []
     server.url = f"http://127.0.0.1:{server.server_address[1]}/DAVIS-data.zip"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
