@@ -1,9 +1,13 @@
-"""What every stage command shares: reading its ``params.yaml`` sections."""
+"""What every stage command shares: reading its ``params.yaml`` sections, reporting data errors."""
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 
 import yaml
+
+from pipeline.data.davis import DavisError
 
 
 def load_params(path: Path, *sections: str) -> dict:
@@ -13,3 +17,20 @@ def load_params(path: Path, *sections: str) -> dict:
     if missing:
         raise SystemExit(f"{path}: missing section(s) {', '.join(missing)}")
     return {s: params[s] for s in sections}
+
+
+def data_errors_exit(main):
+    """Wrap a stage ``main``: a :class:`DavisError` prints ``error: <one line>``, exits 2.
+
+    The message already names the file, the problem and the fix; a traceback adds nothing.
+    """
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except DavisError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    return wrapper

@@ -4,9 +4,10 @@ from pathlib import Path
 import typer
 
 from pipeline.data.cache import decode
-from stages.common import load_params
+from stages.common import data_errors_exit, load_params
 
 
+@data_errors_exit
 def main(davis: Path = typer.Option(Path("data/davis"), help="DAVIS root"),
          out: Path = typer.Option(Path("data/cache"), help="cache folder to write"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:

@@ -4,14 +4,19 @@ from pathlib import Path
 import typer
 
 from pipeline.data.download import fetch
-from stages.common import load_params
+from stages.common import data_errors_exit, load_params
 
 
+@data_errors_exit
 def main(out: Path = typer.Option(Path("data/davis"), help="DAVIS root to write"),
+         archives: Path = typer.Option(Path("data/archives"),
+                                       help="downloaded archives (kept; .part files resume)"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Download or generate the dataset (params: download)."""
     p = load_params(params, "download")["download"]
-    fetch(p["source"], out, path=p.get("path") or None, synthetic=p.get("synthetic"))
+    archives.mkdir(parents=True, exist_ok=True)
+    fetch(p["source"], out, path=p.get("path") or None, synthetic=p.get("synthetic"),
+          archives=archives, url=p.get("url") or None, checksum=p.get("checksum") or None)
 
 
 if __name__ == "__main__":

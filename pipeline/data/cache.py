@@ -53,10 +53,23 @@ def motion_speed(masks: np.ndarray) -> float:
     return float(np.mean(steps) / np.hypot(h, w)) if steps else 0.0
 
 
-def decode_sequence(seq: Sequence, size: tuple[int, int]):
-    frames = np.stack([read_frame(p) for p in seq.frames])
-    masks = np.stack([_checked_mask(p, seq, frames.shape[1:3]) for p in seq.masks])
-    return frames, masks
+def decode_sequence(seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, H, W, 3) and id masks (T, H, W) at the original resolution, checked.
+
+    Frames without an annotation (only frame 0 is required) get an all-void mask.
+    """
+    frames = [read_frame(p) for p in seq.frames]
+    for path, frame in zip(seq.frames[1:], frames[1:]):
+        if frame.shape != frames[0].shape:
+            raise DavisError(
+                f"{path}: frame size {frame.shape[1]}x{frame.shape[0]} differs from "
+                f"{frames[0].shape[1]}x{frames[0].shape[0]} of {seq.frames[0].name}; all frames "
+                f"of sequence {seq.name!r} must have one size"
+            )
+    hw = frames[0].shape[:2]
+    masks = [_checked_mask(p, seq, hw) for p in seq.masks]
+    masks += [np.full(hw, VOID, np.uint8)] * (len(frames) - len(masks))
+    return np.stack(frames), np.stack(masks)
 
 
 def _checked_mask(path: Path, seq: Sequence, frame_hw) -> np.ndarray:
@@ -69,37 +82,49 @@ def _checked_mask(path: Path, seq: Sequence, frame_hw) -> np.ndarray:
     return mask
 
 
+def _index_rows(seq: Sequence, masks: np.ndarray, speed: float) -> list[dict]:
+    """A row per frame of ``seq`` for the Parquet index."""
+    t, h, w = masks.shape
+    return [
+        {
+            "sequence": seq.name,
+            "frame": i,
+            "split": seq.split,
+            "year": seq.year,
+            "height": int(h),
+            "width": int(w),
+            "object_ids": [int(k) for k in np.unique(masks[i]) if k not in (0, VOID)],
+            "attributes": list(seq.attributes),
+            "speed": speed,
+        }
+        for i in range(t)
+    ]
+
+
 def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
-    """Decode every train/val sequence; writes into a temp folder and renames at the end."""
+    """Decode every train/val sequence to the working ``size`` (h, w).
+
+    Everything goes into a temp folder renamed at the end: on an error the previous cache
+    (or none) stays and nothing half-written is left.
+    """
     cache_dir = Path(cache_dir)
     tmp = cache_dir.with_name(cache_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    sequences = list_sequences(Path(davis_root))
-    rows: list[dict] = []
-    for seq in tqdm(sequences, desc="decode", unit="seq"):
-        frames, masks = decode_sequence(seq, size)
-        speed = motion_speed(masks)
-        small_f, small_m = resize_frames(frames, size), resize_masks(masks, size)
-        np.savez(tmp / f"{seq.name}.npz", frames=small_f, masks=small_m)
-        for t in range(len(frames)):
-            present = masks[t] if t < len(masks) else np.zeros(1, np.uint8)
-            rows.append(
-                {
-                    "sequence": seq.name,
-                    "frame": t,
-                    "split": seq.split,
-                    "year": seq.year,
-                    "height": int(frames.shape[1]),
-                    "width": int(frames.shape[2]),
-                    "object_ids": [int(i) for i in np.unique(present) if i not in (0, VOID)],
-                    "attributes": list(seq.attributes),
-                    "speed": speed,
-                }
-            )
-    pq.write_table(pa.Table.from_pylist(rows), tmp / INDEX)
-    shutil.rmtree(cache_dir, ignore_errors=True)
-    tmp.replace(cache_dir)
+    try:
+        sequences = list_sequences(Path(davis_root))
+        tmp.mkdir(parents=True)
+        rows: list[dict] = []
+        for seq in tqdm(sequences, desc="decode", unit="seq"):
+            frames, masks = decode_sequence(seq)
+            speed = motion_speed(masks)
+            np.savez(tmp / f"{seq.name}.npz", frames=resize_frames(frames, size),
+                     masks=resize_masks(masks, size))
+            rows += _index_rows(seq, masks, speed)
+        pq.write_table(pa.Table.from_pylist(rows), tmp / INDEX)
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        tmp.replace(cache_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return cache_dir
 
 

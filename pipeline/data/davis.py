@@ -5,6 +5,9 @@
   Internally the object is id 1.
 * DAVIS 2017: ``ImageSets/2017/{train,val}.txt`` hold sequence names; masks are palette PNGs
   with object ids 1..K and 255 = void. Internally ids are kept as they are.
+* A root without ``ImageSets/`` (a fragment, a user's own videos): the year is read from the
+  first mask (palette -> 2017, otherwise 2016) and every sequence under
+  ``JPEGImages/480p/`` is in the ``val`` split (there is nothing to train on).
 
 Every problem with a file raises :class:`DavisError` whose message names the file, what is
 wrong and what to do.
@@ -64,14 +67,23 @@ def write_palette_png(path: Path, ids: np.ndarray) -> None:
 
 
 def detect_year(root: Path) -> int:
+    """2017 or 2016, from the ImageSets folder, or from the first mask where there is none."""
     if (root / "ImageSets" / "2017").is_dir():
         return 2017
     if (root / "ImageSets" / "480p").is_dir():
         return 2016
-    raise DavisError(
-        f"{root}: no ImageSets/2017 or ImageSets/480p folder: this is not a DAVIS root; "
-        "point to the folder that holds JPEGImages/, Annotations/ and ImageSets/"
-    )
+    first = next(iter(sorted((root / "Annotations" / "480p").glob("*/00000.png"))), None)
+    if (root / "ImageSets").exists() or not (root / "JPEGImages").is_dir() or first is None:
+        raise DavisError(
+            f"{root}: no ImageSets/2017 or ImageSets/480p folder and no "
+            "Annotations/480p/*/00000.png: this is not a DAVIS root; point to the folder that "
+            "holds JPEGImages/, Annotations/ and ImageSets/"
+        )
+    try:
+        with Image.open(first) as image:
+            return 2017 if image.mode == "P" else 2016
+    except OSError as exc:
+        raise DavisError(f"{first}: cannot read the mask ({exc}); re-extract it") from None
 
 
 def find_davis_root(path: Path) -> Path:
@@ -83,11 +95,14 @@ def find_davis_root(path: Path) -> Path:
         return candidates[0]
     raise DavisError(
         f"{path}: expected a DAVIS root (a folder holding JPEGImages/) or a folder holding one "
-        f"such root; found {len(candidates)} candidates"
+        f"such root; found {len(candidates)} candidates: point download.path at one of them"
     )
 
 
 def _split_names(root: Path, year: int, split: str) -> list[str]:
+    if not (root / "ImageSets").exists():
+        folder = root / "JPEGImages" / "480p"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if split == "val" else []
     if year == 2017:
         path = root / "ImageSets" / "2017" / f"{split}.txt"
     else:
@@ -120,8 +135,8 @@ def _frame_files(folder: Path, suffix: str) -> list[Path]:
     for i, f in enumerate(files):
         if f.stem != f"{i:05d}":
             raise DavisError(
-                f"{folder}: frame numbering gap: expected {i:05d}{suffix}, found {f.name}; "
-                "DAVIS frames are numbered 00000, 00001, ... without gaps"
+                f"{folder / f'{i:05d}{suffix}'}: missing, a frame numbering gap ({f.name} comes "
+                "next); DAVIS frames are numbered 00000, 00001, ... without gaps: restore it"
             )
     return files
 
@@ -142,11 +157,16 @@ def list_sequences(root: Path, splits: tuple[str, ...] = SPLITS) -> list[Sequenc
                     f"{img_dir} does not exist; remove it from the split file or add its frames"
                 )
             frames = _frame_files(img_dir, ".jpg")
-            masks = _frame_files(ann_dir, ".png") if ann_dir.is_dir() else []
-            if not masks:
+            if not (ann_dir / "00000.png").is_file():
                 raise DavisError(
                     f"{ann_dir / '00000.png'}: missing frame-0 mask for sequence {name!r}; "
                     "semi-supervised VOS needs at least the first frame's annotation"
+                )
+            masks = _frame_files(ann_dir, ".png")
+            if len(masks) > len(frames):
+                raise DavisError(
+                    f"{masks[len(frames)]}: mask without a frame ({len(frames)} frames in "
+                    f"{img_dir}); remove the extra masks or add the missing frames"
                 )
             sequences.append(
                 Sequence(name, split, year, tuple(frames), tuple(masks), tuple(attrs.get(name, ())))

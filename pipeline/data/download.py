@@ -1,25 +1,62 @@
 """The download stage's library side: produce a DAVIS root from the chosen source.
 
-Sources: ``synthetic`` (generated, offline, the default), ``local`` (a folder or zip in the
-official layout of either year: the DAVIS root itself, or a folder/zip holding one such
-root as the official zips do). The output folder is replaced atomically.
+Sources:
+
+* ``synthetic``: generated, offline, the default;
+* ``davis2017`` / ``davis2016``: the official archive, downloaded resumably into an archive
+  folder (kept, so a rerun neither downloads nor verifies twice), checksum verified, then
+  extracted (480p only);
+* ``local``: a folder or zip in the official layout of either year: the DAVIS root itself,
+  or a folder/zip holding one such root, as the official zips do.
+
+The output folder is written beside ``out`` and renamed into place: an error leaves the
+previous ``out`` (or none) and no half-written folder.
 """
 from __future__ import annotations
 
 import shutil
 import zipfile
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
 from pipeline.data.davis import DavisError, detect_year, find_davis_root
+from pipeline.data.fetch import download
 from pipeline.data.synthetic import SyntheticSpec, generate
 
-SOURCES = ("synthetic", "local")
+
+@dataclass(frozen=True)
+class Archive:
+    """An official DAVIS archive: where it lives and what it must hash to."""
+
+    url: str
+    checksum: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+OFFICIAL = {
+    "davis2017": Archive(
+        "https://data.vision.ee.ethz.ch/csergi/share/davis/DAVIS-2017-trainval-480p.zip",
+        "sha256:e3d0b5b77c3d031b000a19e0e25e3e2cac65d183755601bc2cf066df1a2aa492",
+    ),
+    "davis2016": Archive(
+        "https://graphics.ethz.ch/Downloads/Data/Davis/DAVIS-data.zip",
+        "md5:0cb3cf9c5617209fa3cc4794e52a2ffa",
+    ),
+}
+SOURCES = ("synthetic", "local", *OFFICIAL)
+SKIPPED_RESOLUTIONS = {"1080p", "Full-Resolution"}
 
 
 def safe_extract(archive: Path, target: Path) -> None:
-    """Extract ``archive`` into ``target``, refusing members that escape it (zip-slip)."""
+    """Extract ``archive`` into ``target``, refusing members that escape it (zip-slip).
+
+    Members under a ``1080p`` / ``Full-Resolution`` folder are skipped: only 480p is used.
+    """
     target = Path(target).resolve()
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
@@ -30,35 +67,57 @@ def safe_extract(archive: Path, target: Path) -> None:
                     f"{archive}: member {m.filename!r} would be written outside {target}; "
                     "refusing to extract an unsafe archive"
                 )
-        for m in tqdm(members, desc=f"extract {Path(archive).name}", unit="file"):
+        wanted = [m for m in members if not SKIPPED_RESOLUTIONS & set(PurePosixPath(m.filename).parts)]
+        for m in tqdm(wanted, desc=f"extract {Path(archive).name}", unit="file"):
             zf.extract(m, target)
 
 
-def from_local(path: Path, out: Path) -> Path:
-    """Copy (folder) or extract (zip) a local DAVIS dataset to ``out`` (the DAVIS root)."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DavisError(f"{path}: download.path does not exist; set it to a DAVIS folder or zip")
-    out = Path(out)
+def _install(path: Path, out: Path) -> Path:
+    """Copy (folder) or extract (zip) the DAVIS root in ``path`` to ``out``, atomically."""
     tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    if path.is_file():
-        if not zipfile.is_zipfile(path):
-            raise DavisError(f"{path}: not a zip archive; give a DAVIS folder or the official zip")
-        staging = out.with_name(out.name + ".extract")
-        shutil.rmtree(staging, ignore_errors=True)
-        safe_extract(path, staging)
-        shutil.move(str(find_davis_root(staging)), tmp)
-        shutil.rmtree(staging, ignore_errors=True)
-    else:
-        shutil.copytree(find_davis_root(path), tmp)
-    detect_year(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.replace(out)
+    staging = out.with_name(out.name + ".extract")
+    try:
+        for p in (tmp, staging):
+            shutil.rmtree(p, ignore_errors=True)
+        if path.is_file():
+            if not zipfile.is_zipfile(path):
+                raise DavisError(f"{path}: not a zip archive; give a DAVIS folder or the official zip")
+            safe_extract(path, staging)
+            shutil.move(str(find_davis_root(staging)), tmp)
+        else:
+            shutil.copytree(find_davis_root(path), tmp)
+        detect_year(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.replace(out)
+    finally:
+        for p in (tmp, staging):
+            shutil.rmtree(p, ignore_errors=True)
     return out
 
 
-def fetch(source: str, out: Path, path: str | None = None, synthetic: dict | None = None) -> Path:
+def from_local(path: Path, out: Path) -> Path:
+    """A local DAVIS folder or zip (either year) installed as the DAVIS root ``out``."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DavisError(f"{path}: download.path does not exist; set it to a DAVIS folder or zip")
+    return _install(path, Path(out))
+
+
+def from_official(source: str, out: Path, archives: Path, url: str | None = None,
+                  checksum: str | None = None) -> Path:
+    """Download (resumably) the official archive of ``source`` into ``archives``, install it.
+
+    ``url`` / ``checksum`` override the official ones (a mirror; tests use a local server).
+    """
+    official = OFFICIAL[source]
+    archive = Archive(url or official.url, checksum or official.checksum)
+    zip_path = download(archive.url, Path(archives) / archive.filename, archive.checksum)
+    return _install(zip_path, Path(out))
+
+
+def fetch(source: str, out: Path, path: str | None = None, synthetic: dict | None = None,
+          archives: Path | None = None, url: str | None = None,
+          checksum: str | None = None) -> Path:
     """Materialise the DAVIS root of ``source`` at ``out``."""
     if source == "synthetic":
         return generate(Path(out), SyntheticSpec(**(synthetic or {})))
@@ -66,4 +125,7 @@ def fetch(source: str, out: Path, path: str | None = None, synthetic: dict | Non
         if not path:
             raise DavisError("download.source=local needs download.path (a DAVIS folder or zip)")
         return from_local(Path(path), Path(out))
-    raise DavisError(f"download.source={source!r} is not one of {', '.join(SOURCES)}")
+    if source in OFFICIAL:
+        archives = Path(archives) if archives else Path(out).with_name("archives")
+        return from_official(source, Path(out), archives, url, checksum)
+    raise DavisError(f"download.source={source!r} is not one of {', '.join(SOURCES)}; fix params.yaml")

@@ -1,4 +1,5 @@
-"""Clip augmentations as mmcv transforms, applied identically to every frame and mask.
+"""Clip augmentations as mmcv transforms (flip, affine = scale + rotate + shift, crop, colour
+jitter), one random draw per clip, applied identically to every frame and its mask.
 
 Each transform reads and writes ``results['frames']`` (T, H, W, 3) uint8 and
 ``results['masks']`` (T, H, W) uint8 (255 = void) and draws its randomness from
@@ -73,4 +74,29 @@ class ClipColorJitter(BaseTransform):
         gray = x.mean(axis=-1, keepdims=True)
         x = (x - gray) * np.random.uniform(1 - self.saturation, 1 + self.saturation) + gray
         results["frames"] = np.clip(x, 0, 255).astype(np.uint8)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ClipRandomCrop(BaseTransform):
+    """A random ``size`` (h, w) window at one position for the whole clip.
+
+    A clip smaller than ``size`` on a side is padded there first (frames black, masks
+    ``pad_mask``: 255 = void, so the padding is ignored by the loss).
+    """
+
+    def __init__(self, size=(64, 64), pad_mask: int = 255):
+        self.size, self.pad_mask = tuple(size), pad_mask
+
+    def transform(self, results: dict) -> dict:
+        frames, masks = results["frames"], results["masks"]
+        (h, w), (ch, cw) = frames.shape[1:3], self.size
+        ph, pw = max(ch - h, 0), max(cw - w, 0)
+        if ph or pw:
+            frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)))
+            masks = np.pad(masks, ((0, 0), (0, ph), (0, pw)), constant_values=self.pad_mask)
+        y = np.random.randint(0, frames.shape[1] - ch + 1)
+        x = np.random.randint(0, frames.shape[2] - cw + 1)
+        results["frames"] = np.ascontiguousarray(frames[:, y:y + ch, x:x + cw])
+        results["masks"] = np.ascontiguousarray(masks[:, y:y + ch, x:x + cw])
         return results

@@ -1,0 +1,32 @@
+"""ClipDataset on the DATASETS registry, serving clips from the cache."""
+import numpy as np
+import pytest
+
+from pipeline.data.cache import decode, load_arrays
+from pipeline.registry import DATASETS, build
+
+
+@pytest.fixture
+def cache(root2017, tmp_path):
+    return decode(root2017, tmp_path / "cache", (16, 24))
+
+
+def test_clips_cover_every_start_and_targets_are_objectness(cache):
+    ds = build(DATASETS, dict(type="ClipDataset", cache_dir=str(cache), split="train",
+                              clip_len=3, tau=1))
+    assert len(ds) == 5 - 3 + 1
+    item = ds[1]
+    frames, masks = load_arrays(cache, "dog-agility")
+    assert item["inputs"].shape == (3, 3, 16, 24)
+    assert np.array_equal(item["inputs"].permute(1, 2, 3, 0).numpy(), frames[1:4])
+    assert np.array_equal(item["data_samples"].numpy(), (masks[1:4] > 0).astype(np.uint8))
+    assert set(np.unique(masks[1:4])) == {0, 1, 2}  # two ids, one objectness class
+
+
+def test_pipeline_of_transforms_is_applied_per_clip(cache):
+    ds = build(DATASETS, dict(type="ClipDataset", cache_dir=str(cache), split="val", clip_len=4,
+                              tau=2, pipeline=[dict(type="ClipRandomCrop", size=(8, 12)),
+                                               dict(type="ClipRandomFlip")]))
+    item = ds[0]
+    assert len(ds) == 1 and item["inputs"].shape == (3, 4, 8, 12)
+    assert item["data_samples"].shape == (4, 8, 12)

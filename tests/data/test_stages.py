@@ -1,0 +1,35 @@
+"""The download and decode stages end to end through their commands (as dvc.yaml runs them)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.data.cache import sequence_table
+from tests.data.conftest import make_root, zip_folder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_local_zip_download_then_decode_and_a_bad_mask_exits_2(tmp_path):
+    archive = zip_folder(make_root(tmp_path / "src", 2017, objects=2), tmp_path / "mine.zip")
+    (tmp_path / "params.yaml").write_text(
+        f"download:\n  source: local\n  path: {archive}\ndecode:\n  height: 16\n  width: 24\n")
+    assert _run("stages.download", "--out", "data/davis", cwd=tmp_path).returncode == 0
+    assert _run("stages.decode", "--davis", "data/davis", "--out", "data/cache",
+                cwd=tmp_path).returncode == 0
+    cache = tmp_path / "data" / "cache"
+    assert [(s["name"], s["split"], s["year"]) for s in sequence_table(cache)] == [
+        ("dog-agility", "train", 2017), ("blackswan", "val", 2017)]
+    (tmp_path / "data/davis/Annotations/480p/blackswan/00002.png").write_bytes(b"")
+    bad = _run("stages.decode", "--davis", "data/davis", "--out", "data/cache", cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.splitlines()[-1] == (
+        f"error: data/davis/Annotations/480p/blackswan/00002.png: zero-byte mask; "
+        "re-extract it from the archive")
+    assert len(sequence_table(cache)) == 2  # the previous cache is untouched
