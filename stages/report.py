@@ -44,12 +44,12 @@ def experiment_rows(exp_show: list[dict], *, workspace: bool = False) -> list[di
     the workspace only if ``workspace``."""
     rows = []
     for commit in exp_show:
-        name = commit.get("name") or str(commit.get("rev", ""))[:7]
-        if commit.get("rev") != "workspace" or workspace:
-            rows.append(_row(name, commit))
+        rev = str(commit.get("rev", ""))
+        if rev != "workspace" or workspace:
+            rows.append(_row(commit.get("name") or (rev if rev == "workspace" else rev[:7]), commit))
         for exp in commit.get("experiments") or []:
-            for rev in exp.get("revs") or []:
-                rows.append(_row(rev.get("name") or exp.get("name") or rev["rev"][:7], rev))
+            for entry in exp.get("revs") or []:
+                rows.append(_row(entry.get("name") or exp.get("name") or entry["rev"][:7], entry))
     return [r for r in rows if r is not None]
 
 
