@@ -2,7 +2,9 @@
 
 Semi-supervised protocol: the first and last frames are excluded; the objects are those of
 the first ground-truth frame (ids 1..max id); a result with an id above that is an error;
-missing ids score as empty masks; global values are means over OBJECTS.
+missing ids score as empty masks (where the toolkit refuses any mismatch in the count);
+global values are means over OBJECTS. Ground truth comes from the split file, or, for
+sequences named explicitly, straight from ``Annotations/480p/<seq>/`` as in the toolkit.
 
 ``year=2016``: masks are binary (255 is the object), any non-zero result pixel is the
 object. ``year=2017``: palette ids; 255 in the ground truth is void, set to background.
