@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import VAL2016, write_ids
+from eval_helpers import VAL2016, write_ids
 from davis_reference import f_measure as reference_f
 from davis_reference import jaccard
 from PIL import Image
