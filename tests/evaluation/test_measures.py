@@ -122,3 +122,11 @@ def test_statistics_shared_bin_endpoints():
     _, _, decay = db_statistics(np.arange(10) / 10)
     assert decay == pytest.approx(np.mean([0.0, 0.1, 0.2]) - np.mean([0.7, 0.8, 0.9]))
     assert db_statistics(np.array([0.7])) == pytest.approx((0.7, 1.0, 0.0))
+
+
+def test_f_matches_the_reference_on_masks_touching_the_border():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        a, b = rng.random((2, 9, 11)) < 0.3
+        for th in (1, 2, 4):
+            assert f_measure(a, b, bound_th=th) == pytest.approx(reference_f(a, b, bound_th=th), abs=1e-12)
