@@ -1,10 +1,11 @@
 """The ``sfvos`` command: every pipeline stage, plus commands for users' own results."""
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from stages import decode, download, evaluate, finetune, pretrain
+from stages import decode, download, evaluate, finetune, pretrain, report
 
 app = typer.Typer(help="SlowFast video object segmentation on DAVIS.", no_args_is_help=True,
                   add_completion=False)
@@ -24,20 +25,27 @@ def evaluate_results(
     year: Optional[int] = typer.Option(None, help="2016 (binary) or 2017 (ids); default: detect"),
     sequences: Optional[str] = typer.Option(None, help="comma-separated sequences (default: val)"),
     out: Optional[Path] = typer.Option(None, help="where to write the CSVs (default: RESULTS_DIR)"),
+    jobs: Optional[int] = typer.Option(None, help="processes (default: all cores)"),
 ) -> None:
     """Score any results folder with the official DAVIS measures (J, F)."""
     from pipeline.data.davis import DavisError
-    from pipeline.evaluation.evaluate import EvaluationError, evaluate_folder, write_reports
+    from pipeline.evaluation.evaluate import EvaluationError, run_evaluation
 
+    start = time.perf_counter()
     try:
         names = [s for s in sequences.split(",") if s] if sequences else None
-        scores = evaluate_folder(results_dir, davis_root, year=year, sequences=names)
+        scores, row = run_evaluation(results_dir, davis_root, out or results_dir, year=year,
+                                     sequences=names, jobs=jobs)
     except (DavisError, EvaluationError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    row = write_reports(scores, out or results_dir)
     typer.echo(",".join(row))
     typer.echo(",".join(f"{v:.3f}" for v in row.values()))
+    typer.echo(f"{len(scores)} object(s) of {len({s.sequence for s in scores})} sequence(s) "
+               f"scored in {time.perf_counter() - start:.2f} s", err=True)
+
+
+app.command("report", help="Markdown ablation table of the DVC experiments.")(report.main)
 
 
 @app.command("segment")

@@ -1,4 +1,5 @@
-"""Stage evaluate: official DAVIS measures, breakdowns, compute -> metrics.json and plots."""
+"""Stage evaluate: the official DAVIS measures (the library call behind ``sfvos evaluate``),
+breakdowns, compute -> metrics.json, plots and overlay GIFs."""
 import csv
 import json
 from pathlib import Path
@@ -6,7 +7,9 @@ from pathlib import Path
 import typer
 
 from pipeline.data.cache import sequence_table
-from pipeline.evaluation.evaluate import evaluate_folder, write_reports
+from pipeline.data.davis import detect_year
+from pipeline.evaluation.evaluate import run_evaluation
+from pipeline.evaluation.overlay import write_overlays
 from pipeline.evaluation.summary import j_over_time_rows, per_sequence_rows, summarize
 from stages.common import load_params
 
@@ -21,34 +24,39 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+def _compute(timing: Path) -> dict:
+    record = json.loads(Path(timing).read_text())
+    per_seq = list(record["sequences"].values())
+    return {
+        "params": record["compute"]["params"],
+        "gflops_per_frame": record["compute"]["gflops_per_frame"],
+        "fps": sum(t["predict_fps"] for t in per_seq) / max(len(per_seq), 1),
+        "finetune_s_per_seq": sum(t["finetune_s"] for t in per_seq) / max(len(per_seq), 1),
+    }
+
+
 def main(results: Path = typer.Option(Path("data/results"), help="DAVIS-layout results"),
          davis: Path = typer.Option(Path("data/davis"), help="DAVIS root (ground truth)"),
          cache: Path = typer.Option(Path("data/cache"), help="decoded cache (attributes, speed)"),
          timing: Path = typer.Option(Path("data/finetune/timing.json"), help="finetune timings"),
          out: Path = typer.Option(Path("data/evaluate"), help="toolkit-style CSV/JSON reports"),
+         overlays: Path = typer.Option(Path("data/evaluate/overlays"), help="overlay GIFs folder"),
          metrics: Path = typer.Option(Path("metrics.json"), help="DVC metrics file"),
          plots: Path = typer.Option(Path("plots"), help="folder of DVC plot files"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Score the results with the DAVIS measures (params: evaluate)."""
     p = load_params(params, "evaluate")["evaluate"]
     split = p.get("split", "val")
-    scores = evaluate_folder(results, davis, split=split, jobs=p.get("jobs"))
-    row = write_reports(scores, out, split)
+    scores, row = run_evaluation(results, davis, out, split=split, jobs=p.get("jobs"))
     seqs = {s["name"]: s for s in sequence_table(cache, split)}
-    m = summarize(scores, row, seqs)
-    record = json.loads(Path(timing).read_text())
-    per_seq = record["sequences"].values()
-    m |= {
-        "params": record["compute"]["params"],
-        "gflops_per_frame": record["compute"]["gflops_per_frame"],
-        "fps": sum(t["predict_fps"] for t in per_seq) / max(len(per_seq), 1),
-        "finetune_s_per_seq": sum(t["finetune_s"] for t in per_seq) / max(len(per_seq), 1),
-    }
+    m = summarize(scores, row, seqs) | _compute(timing)
     tmp = metrics.with_name(metrics.name + ".tmp")
     tmp.write_text(json.dumps(m, indent=2))
     tmp.replace(metrics)
     _write_rows(plots / "per_sequence.csv", per_sequence_rows(scores))
     _write_rows(plots / "j_over_time.csv", j_over_time_rows(scores))
+    names = list(dict.fromkeys(s.sequence for s in scores))[: int(p.get("overlays", 3))]
+    write_overlays(results, davis, overlays, names, binary=detect_year(davis) == 2016)
     print(" ".join(f"{k}={row[k]:.3f}" for k in row))
 
 

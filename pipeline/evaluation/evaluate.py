@@ -2,7 +2,9 @@
 
 Semi-supervised protocol: the first and last frames are excluded; the objects are those of
 the first ground-truth frame (ids 1..max id); a result with an id above that is an error;
-missing ids score as empty masks; global values are means over OBJECTS.
+missing ids score as empty masks (where the toolkit refuses any mismatch in the count);
+global values are means over OBJECTS. Ground truth comes from the split file, or, for
+sequences named explicitly, straight from ``Annotations/480p/<seq>/`` as in the toolkit.
 
 ``year=2016``: masks are binary (255 is the object), any non-zero result pixel is the
 object. ``year=2017``: palette ids; 255 in the ground truth is void, set to background.
@@ -17,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from pipeline.data.davis import VOID, detect_year, list_sequences, read_mask, read_mask_as_ids
+from pipeline.data.davis import (VOID, DavisError, detect_year, list_sequences, read_mask,
+                                 read_mask_as_ids)
 from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_statistics
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -59,45 +63,84 @@ def _read_result(path: Path, gt_shape, year: int) -> np.ndarray:
 
 def evaluate_sequence(results_dir: Path, name: str, masks: tuple[Path, ...], year: int) -> list[ObjectScore]:
     """Per-object per-frame J and F of one sequence (frames 1..N-2)."""
+    if len(masks) < 3:
+        raise EvaluationError(
+            f"{Path(masks[0]).parent}: {len(masks)} annotated frame(s); the semi-supervised "
+            "protocol scores frames 1..N-2, so a sequence needs at least 3"
+        )
     gt = np.stack([read_mask(p, year) for p in masks])
     gt[gt == VOID] = 0
     num_objects = int(gt[0].max())
-    frames = range(1, len(masks) - 1)
     gt = gt[1:-1]
     res = np.stack([_read_result(Path(results_dir) / name / f"{t:05d}.png", gt.shape[1:], year)
-                    for t in frames]) if len(frames) else np.zeros_like(gt)
-    if int(res.max(initial=0)) > num_objects:
+                    for t in range(1, len(masks) - 1)])
+    if int(res.max()) > num_objects:
         raise EvaluationError(
             f"{Path(results_dir) / name}: results hold object id {int(res.max())} but the first "
             f"ground-truth frame has only {num_objects} object(s); ids must be 1..{num_objects}"
         )
     scores = []
     for k in range(1, num_objects + 1):
-        j = db_eval_iou(gt == k, res == k)
-        f = db_eval_boundary(gt == k, res == k)
+        gt_k, res_k = gt == k, res == k
+        j = db_eval_iou(gt_k, res_k)
+        f = db_eval_boundary(gt_k, res_k)
         scores.append(ObjectScore(name, k, tuple(map(float, j)), tuple(map(float, f))))
     return scores
+
+
+def _ground_truth(davis_root: Path, names: list[str] | None, split: str) -> dict[str, tuple[Path, ...]]:
+    """Annotation files per sequence: those of ``split``, or of the named sequences, read
+    straight from ``Annotations/480p/<seq>/`` as the toolkit does (no split file needed)."""
+    if not names:
+        return {s.name: s.masks for s in list_sequences(davis_root, (split,))}
+    found = {n: tuple(sorted((davis_root / "Annotations" / "480p" / n).glob("*.png"))) for n in names}
+    missing = [n for n, masks in found.items() if not masks]
+    if missing:
+        raise EvaluationError(
+            f"{davis_root / 'Annotations' / '480p'}: no ground truth for sequence(s) "
+            f"{', '.join(missing)}"
+        )
+    return found
+
+
+def _year(davis_root: Path, first_mask: Path) -> int:
+    """2017 or 2016 from the split folders, else from the masks (palette PNGs are 2017)."""
+    try:
+        return detect_year(davis_root)
+    except DavisError:
+        with Image.open(first_mask) as image:
+            return 2017 if image.mode == "P" else 2016
 
 
 def evaluate_folder(results_dir: Path, davis_root: Path, year: int | None = None,
                     sequences: list[str] | None = None, split: str = "val",
                     jobs: int | None = None) -> list[ObjectScore]:
-    """Score every sequence of ``split`` (or ``sequences``) found under ``davis_root``."""
+    """Score every sequence of ``split`` (or ``sequences``) found under ``davis_root``,
+    one process per sequence on up to ``jobs`` (default: all) cores."""
+    if year not in (None, 2016, 2017):
+        raise EvaluationError(f"year {year}: DAVIS evaluation knows 2016 (binary) and 2017 (ids)")
     davis_root = Path(davis_root)
-    year = year or detect_year(davis_root)
-    seqs = {s.name: s for s in list_sequences(davis_root, ("train", "val"))}
-    names = sequences or [s.name for s in seqs.values() if s.split == split]
-    missing = [n for n in names if n not in seqs]
-    if missing:
-        raise EvaluationError(f"{davis_root}: no ground truth for sequence(s) {', '.join(missing)}")
-    jobs = jobs or min(len(names), os.cpu_count() or 1)
-    args = [(Path(results_dir), n, seqs[n].masks, year) for n in names]
+    gt = _ground_truth(davis_root, sequences, split)
+    if not gt:
+        raise EvaluationError(f"{davis_root}: split {split!r} lists no sequence to score")
+    year = year or _year(davis_root, next(iter(gt.values()))[0])
+    jobs = min(len(gt), jobs or os.cpu_count() or 1)
+    args = [(Path(results_dir), n, masks, year) for n, masks in gt.items()]
     if jobs <= 1:
         per_seq = [evaluate_sequence(*a) for a in args]
     else:
         with ProcessPoolExecutor(jobs) as pool:
             per_seq = list(pool.map(evaluate_sequence, *zip(*args)))
     return [score for seq in per_seq for score in seq]
+
+
+def run_evaluation(results_dir: Path, davis_root: Path, out_dir: Path, *, year: int | None = None,
+                   sequences: list[str] | None = None, split: str = "val",
+                   jobs: int | None = None) -> tuple[list[ObjectScore], dict]:
+    """What ``sfvos evaluate`` and the evaluate stage both run: score, then write the
+    toolkit's reports to ``out_dir``; returns the per-object scores and the global row."""
+    scores = evaluate_folder(results_dir, davis_root, year, sequences, split, jobs)
+    return scores, write_reports(scores, out_dir, split)
 
 
 def global_row(scores: list[ObjectScore]) -> dict:

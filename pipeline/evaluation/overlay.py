@@ -1,0 +1,47 @@
+"""Overlay videos: predicted masks blended in their DAVIS palette colours on the frames."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from pipeline.data.davis import davis_palette, read_frame, read_mask_as_ids
+
+
+def blend(frame: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """(H, W, 3) uint8 frame with every object pixel (id > 0) mixed with its palette colour:
+    ``(1 - alpha) * frame + alpha * colour``; background pixels are left as they are."""
+    colours = davis_palette()[ids].astype(np.float32)
+    mixed = (1 - alpha) * frame.astype(np.float32) + alpha * colours
+    return np.where((ids > 0)[..., None], np.round(mixed), frame).astype(np.uint8)
+
+
+def write_overlay(path: Path, frames: list[Path], results: list[Path], *, binary: bool = False,
+                  stride: int = 2, fps: float = 10.0) -> Path:
+    """A GIF of ``results`` blended on ``frames`` (pairs in order), every ``stride``-th pixel
+    (half size by default, to keep the files small). ``binary``: any non-zero id is object 1
+    (DAVIS 2016 results, 0/255)."""
+    images = []
+    for frame_path, result_path in zip(frames, results):
+        ids = read_mask_as_ids(result_path)
+        ids = (ids > 0).astype(np.uint8) if binary else ids
+        images.append(blend(read_frame(frame_path), ids)[::stride, ::stride])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    iio.imwrite(tmp, np.stack(images), extension=".gif", duration=1000 / fps, loop=0)
+    tmp.replace(path)
+    return path
+
+
+def write_overlays(results_dir: Path, davis_root: Path, out_dir: Path, sequences: list[str], *,
+                   binary: bool = False) -> list[Path]:
+    """``out_dir/<seq>.gif`` for each of ``sequences``: the frames of
+    ``davis_root/JPEGImages/480p/<seq>/`` that have a result PNG, with it blended on."""
+    written = []
+    for name in sequences:
+        results = sorted((Path(results_dir) / name).glob("*.png"))
+        frame_dir = Path(davis_root) / "JPEGImages" / "480p" / name
+        frames = [frame_dir / f"{r.stem}.jpg" for r in results]
+        written.append(write_overlay(Path(out_dir) / f"{name}.gif", frames, results, binary=binary))
+    return written
