@@ -8,10 +8,6 @@ from pathlib import Path
 
 import typer
 
-from pipeline.engine.dist import device_for, gather, process_group
-from pipeline.engine.osvos import FinetuneConfig
-from pipeline.engine.vos import load_segmenter, run_split
-from pipeline.models.complexity import complexity
 from stages.common import load_params
 
 
@@ -22,6 +18,12 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
          timing: Path = typer.Option(Path("data/finetune/timing.json"), help="timings and compute"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Fine-tune on frame 0 and segment every validation sequence (params: finetune)."""
+    # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
+    from pipeline.engine.dist import device_for, gather, process_group
+    from pipeline.engine.osvos import FinetuneConfig
+    from pipeline.engine.vos import load_segmenter, run_split
+    from pipeline.models.complexity import complexity
+
     p = load_params(params, "finetune", "decode")
     cfg = FinetuneConfig(**p["finetune"])
     with process_group() as (rank, world):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from pipeline.engine.pretrain import PretrainConfig, pretrain
 from stages.common import load_params
 
 
@@ -17,6 +16,9 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
          loss_curve: Path = typer.Option(Path("plots/pretrain_loss.tsv"), help="loss TSV"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Pretrain the segmenter (params: model, pretrain)."""
+    # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
+    from pipeline.engine.pretrain import PretrainConfig, pretrain
+
     p = load_params(params, "model", "pretrain")
     launcher = "pytorch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "none"
     pretrain(cache, work_dir, model_out, loss_curve, p["model"], PretrainConfig(**p["pretrain"]),

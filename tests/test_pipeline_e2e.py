@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY_MODEL
+from tests.conftest import REPO, TINY_MODEL
 
 TINY_PARAMS = {
     "download": {"synthetic": {"num_train": 2, "num_val": 2, "num_frames": 8, "height": 32,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TINY_MODEL
+from tests.conftest import REPO, TINY_MODEL
 
 RUN = """
 import json, sys

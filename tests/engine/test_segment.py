@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import SHARED_DATA, TINY_MODEL
+from tests.conftest import SHARED_DATA, TINY_MODEL
 from pipeline.data.davis import read_mask, read_mask_as_ids
 from pipeline.engine.checkpoint import save_model
 from pipeline.models import build_segmenter
@@ -43,7 +43,7 @@ def test_segment_real_video_against_ground_truth(tmp_path, checkpoint):
     mask = DAVIS16 / "Annotations/480p" / seq / "00000.png"
     out = tmp_path / "out"
     result = _invoke(video, "--mask", mask, "--out", out, "--checkpoint", checkpoint,
-                     "--steps", 80, "--height", 96)
+                     "--steps", 150, "--height", 96)
     assert result.exit_code == 0, result.output
     assert f"segmented {n} frames" in result.output
     assert (out / "overlay.mp4").stat().st_size > 0
@@ -54,6 +54,7 @@ def test_segment_real_video_against_ground_truth(tmp_path, checkpoint):
     union = np.logical_or(pred[1:] > 0, gt[1:]).sum((1, 2))
     j = float(np.mean(inter / union))
     # The bar: a one-shot fine-tune of an untrained tiny net must still follow the swan.
+    print(f"J={j:.3f}")
     assert j > 0.6, f"J={j:.3f}"
     rows = list(csv.reader((out / "areas.csv").open()))
     assert rows[0] == ["frame", "object_1"] and len(rows) == n + 1
