@@ -8,13 +8,12 @@ import numpy as np
 from pipeline.data.davis import davis_palette
 
 
-def overlay(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """(T, H, W, 3) uint8 frames with (T, H, W) ids blended in the DAVIS palette colours."""
+def blend(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """(..., H, W, 3) uint8 frames with every object pixel (id > 0) mixed with its palette
+    colour: ``(1 - alpha) * frame + alpha * colour``; background pixels are left as they are."""
     colours = davis_palette()[ids].astype(np.float32)
-    blended = frames.astype(np.float32)
-    on = (ids > 0)[..., None]
-    blended = np.where(on, (1 - alpha) * blended + alpha * colours, blended)
-    return blended.round().astype(np.uint8)
+    mixed = (1 - alpha) * frames.astype(np.float32) + alpha * colours
+    return np.where((ids > 0)[..., None], np.round(mixed), frames).astype(np.uint8)
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float = 10.0) -> None:

@@ -100,3 +100,12 @@ class ClipRandomCrop(BaseTransform):
         results["frames"] = np.ascontiguousarray(frames[:, y:y + ch, x:x + cw])
         results["masks"] = np.ascontiguousarray(masks[:, y:y + ch, x:x + cw])
         return results
+
+
+def default_clip_augment(jitter: float = 0.2) -> tuple[dict, ...]:
+    """Flip, affine (scale 0.8-1.2, +-10 degrees, +-10 % shift) and colour jitter, as type dicts."""
+    return (
+        {"type": "ClipRandomFlip", "prob": 0.5},
+        {"type": "ClipRandomAffine", "scales": (0.8, 1.2), "max_degrees": 10, "max_shift": 0.1},
+        {"type": "ClipColorJitter", "brightness": jitter, "contrast": jitter, "saturation": jitter},
+    )

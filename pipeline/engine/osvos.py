@@ -24,6 +24,7 @@ from mmcv.transforms import Compose
 from torch import nn
 
 from pipeline.data.davis import VOID
+from pipeline.data.transforms import default_clip_augment
 from pipeline.registry import TRANSFORMS, build
 
 
@@ -37,11 +38,7 @@ class FinetuneConfig:
     tau: int = 1
     overlap: int = 4
     seed: int = 0
-    augment: tuple = field(default_factory=lambda: (
-        {"type": "ClipRandomFlip", "prob": 0.5},
-        {"type": "ClipRandomAffine", "scales": (0.8, 1.2), "max_degrees": 10, "max_shift": 0.1},
-        {"type": "ClipColorJitter", "brightness": 0.1, "contrast": 0.1, "saturation": 0.1},
-    ))
+    augment: tuple = field(default_factory=lambda: default_clip_augment(0.1))
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:

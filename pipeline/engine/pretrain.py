@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipeline.data.transforms import default_clip_augment
 from pipeline.engine.checkpoint import register_trusted_loader, save_model
 from pipeline.engine.dist import runner_dist_kwargs
 from pipeline.engine.hooks import LossCurveHook, ProgressBarHook
@@ -34,11 +35,7 @@ class PretrainConfig:
     checkpoint_interval: int = 100
     seed: int = 0
     num_workers: int = 0
-    augment: tuple = field(default_factory=lambda: (
-        {"type": "ClipRandomFlip", "prob": 0.5},
-        {"type": "ClipRandomAffine", "scales": (0.8, 1.2), "max_degrees": 10, "max_shift": 0.1},
-        {"type": "ClipColorJitter", "brightness": 0.2, "contrast": 0.2, "saturation": 0.2},
-    ))
+    augment: tuple = field(default_factory=lambda: default_clip_augment(0.2))
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:

@@ -21,7 +21,7 @@ from pipeline.data.cache import resize_frames, resize_masks
 from pipeline.data.davis import read_mask_as_ids, write_palette_png
 from pipeline.engine.osvos import FinetuneConfig
 from pipeline.engine.vos import segment_sequence
-from pipeline.visualize import overlay, write_video
+from pipeline.visualize import blend, write_video
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -102,7 +102,7 @@ def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     for t, frame_ids in enumerate(tqdm(ids, desc="write", unit="frame")):
         write_palette_png(out_dir / f"{t:05d}.png", frame_ids)
-    write_video(out_dir / "overlay.mp4", overlay(frames, ids), fps)
+    write_video(out_dir / "overlay.mp4", blend(frames, ids), fps)
     objects = sorted(int(i) for i in np.unique(mask) if i not in (0, 255))
     with (out_dir / "areas.csv").open("w", newline="") as f:
         writer = csv.writer(f)

@@ -6,15 +6,8 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from pipeline.data.davis import davis_palette, read_frame, read_mask_as_ids
-
-
-def blend(frame: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """(H, W, 3) uint8 frame with every object pixel (id > 0) mixed with its palette colour:
-    ``(1 - alpha) * frame + alpha * colour``; background pixels are left as they are."""
-    colours = davis_palette()[ids].astype(np.float32)
-    mixed = (1 - alpha) * frame.astype(np.float32) + alpha * colours
-    return np.where((ids > 0)[..., None], np.round(mixed), frame).astype(np.uint8)
+from pipeline.data.davis import read_frame, read_mask_as_ids
+from pipeline.visualize import blend
 
 
 def write_overlay(path: Path, frames: list[Path], results: list[Path], *, binary: bool = False,

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.data.cache import decode
 from pipeline.data.synthetic import SyntheticSpec, generate
-from pipeline.evaluation.overlay import blend
+from pipeline.visualize import blend
 from stages import evaluate
 
 
