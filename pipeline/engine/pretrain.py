@@ -3,7 +3,8 @@
 The mmengine Runner does the loop, the optimiser, checkpointing every
 ``checkpoint_interval`` iterations and resuming: a re-run with the same configuration
 continues from the last checkpoint in ``work_dir``. A run with a different configuration
-(or data) starts afresh: ``work_dir`` carries a fingerprint of both.
+(or data, or library code) starts afresh: ``work_dir`` carries a fingerprint of all three,
+so a stage that DVC re-runs because something changed never resumes a stale run.
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([model_cfg, asdict(cfg)], sort_keys=True, default=str).encode())
     digest.update((Path(cache_dir) / "index.parquet").read_bytes())
+    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):  # the library code
+        digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
