@@ -1,17 +1,6 @@
 """Tiny model configs shared by the model tests (CPU, seconds)."""
 import pytest
 
-TINY_BACKBONE = {
-    "type": "SlowFastBackbone",
-    "alpha": 4,
-    "beta_inv": 4,
-    "stem_width": 8,
-    "widths": [8, 16, 16],
-    "depths": [1, 1, 1],
-    "slow_temporal_kernels": [1, 1, 3],
-    "fast_temporal_kernel": 3,
-    "fusion_kernel": 5,
-}
 
 
 @pytest.fixture
@@ -20,7 +9,17 @@ def tiny_cfg():
     return {
         "type": "SlowFastSegmenter",
         "pathways": "slowfast",
-        "backbone": dict(TINY_BACKBONE),
+        "backbone": {
+            "type": "SlowFastBackbone",
+            "alpha": 4,
+            "beta_inv": 4,
+            "stem_width": 8,
+            "widths": [8, 16, 16],
+            "depths": [1, 1, 1],
+            "slow_temporal_kernels": [1, 1, 3],
+            "fast_temporal_kernel": 3,
+            "fusion_kernel": 5,
+        },
         "decoder": {"type": "MultiScaleMaskDecoder", "channels": 8},
         "loss": {"type": "BalancedCrossEntropyLoss"},
     }

@@ -5,11 +5,10 @@ import torch.nn.functional as F
 from pipeline.models.layers import Conv3d
 from pipeline.models.segmenter import build_segmenter
 from pipeline.models.slowfast import SlowFastBackbone
-from tests.models.conftest import TINY_BACKBONE
 
 
-def backbone(**kw) -> SlowFastBackbone:
-    cfg = {k: v for k, v in TINY_BACKBONE.items() if k != "type"}
+def backbone(model_cfg: dict, **kw) -> SlowFastBackbone:
+    cfg = {k: v for k, v in model_cfg["backbone"].items() if k != "type"}
     return SlowFastBackbone(**{**cfg, **kw})
 
 
@@ -48,17 +47,17 @@ def test_fast_pathway_takes_any_clip_length(tiny_cfg):
     assert model(torch.randn(1, 3, 1, 32, 32)).shape == (1, 2, 1, 32, 32)
 
 
-def test_too_small_frames_and_bad_options_fail_clearly():
+def test_too_small_frames_and_bad_options_fail_clearly(tiny_cfg):
     with pytest.raises(ValueError, match="too small"):
-        backbone()(torch.randn(1, 3, 8, 8, 64))
+        backbone(tiny_cfg)(torch.randn(1, 3, 8, 8, 64))
     with pytest.raises(ValueError, match="expected a clip"):
-        backbone()(torch.randn(3, 8, 32, 32))
+        backbone(tiny_cfg)(torch.randn(3, 8, 32, 32))
     with pytest.raises(ValueError, match="pathways must be one of"):
-        backbone(pathways="both")
+        backbone(tiny_cfg, pathways="both")
     with pytest.raises(ValueError, match="needs slow_arch=efficientnet_lite0"):
-        backbone(slow_init="imagenet")
+        backbone(tiny_cfg, slow_init="imagenet")
     with pytest.raises(ValueError, match="one entry per stage"):
-        backbone(depths=[1, 1])
+        backbone(tiny_cfg, depths=[1, 1])
 
 
 def test_gradients_reach_both_pathways_and_every_lateral(tiny_cfg):
@@ -76,9 +75,9 @@ def test_gradients_reach_both_pathways_and_every_lateral(tiny_cfg):
         assert sum(g.abs().sum() for g in grads) > 0, name
 
 
-def test_slow_alpha_1_is_a_per_frame_network():
+def test_slow_alpha_1_is_a_per_frame_network(tiny_cfg):
     """alpha=1 with temporal kernel 1 everywhere: each frame is segmented on its own."""
-    model = backbone(pathways="slow", alpha=1, slow_temporal_kernels=[1, 1, 1]).eval()
+    model = backbone(tiny_cfg, pathways="slow", alpha=1, slow_temporal_kernels=[1, 1, 1]).eval()
     clip = torch.randn(1, 3, 8, 32, 32)
     alone = model(clip[:, :, 3:4])[-1][0]
     in_clip = model(clip)[-1][0][:, :, 3:4]
