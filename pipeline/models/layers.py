@@ -8,14 +8,15 @@ from torch import nn
 class Conv3d(nn.Conv3d):
     """``nn.Conv3d`` that always takes oneDNN (MKL-DNN) on the CPU.
 
-    PyTorch sends a small CPU Conv3d (batch 1, few channels, kernel <= 3: our whole
+    PyTorch sends a small CPU Conv3d of batch 1 (few channels, kernel <= 3: our whole
     inference case) to its naive ``slow_conv3d`` path, 5-10x slower than oneDNN on the same
-    input. Same parameters, same state dict, same result; autograd goes through oneDNN's
-    backward. Other devices and dtypes use the stock path.
+    input; from batch 2 on it picks oneDNN itself, so only batch 1 is redirected. Same
+    parameters, state dict and result; other devices and dtypes use the stock path.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu" or x.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+        if (x.shape[0] > 1 or x.device.type != "cpu" or x.dtype != torch.float32
+                or not torch.backends.mkldnn.is_available()):
             return super().forward(x)
         return torch.ops.aten.mkldnn_convolution(
             x.contiguous(), self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups

@@ -73,3 +73,14 @@ def test_complexity_per_pathway_variant(tiny_cfg):
     one = complexity(build_segmenter({**tiny_cfg, "pathways": "fast"}), 8, 32, 32)
     assert one == table["fast"]
     assert one["gflops_per_frame"] == pytest.approx(one["gflops_per_clip"] / 8)
+
+
+def test_imagenet_variant_is_two_set_param_overrides_of_params_yaml():
+    """dvc exp run -S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet"""
+    cfg = yaml.safe_load(PARAMS.read_text())["model"]
+    cfg["backbone"].update(slow_arch="efficientnet_lite0", slow_init="imagenet")
+    model = build_segmenter(cfg)
+    # Lite0 trunk channels 16, 24, 40, 112 plus 2 * C/beta_inv lateral channels (beta_inv=4)
+    assert model.backbone.slow_channels == [16 + 8, 24 + 12, 40 + 20, 112 + 56]
+    torch.testing.assert_close(model.data_preprocessor.mean.flatten(), torch.full((3,), 127 / 255))
+    assert model(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2, 8, 32, 32)
