@@ -1,9 +1,12 @@
 """Compute accounting: parameters and multiply-accumulates, as video papers report them.
 
 "GFLOPs" here follows the SlowFast paper and fvcore: one fused multiply-add counts as one
-FLOP. Counted by forward hooks on convolutions, linear layers and the final upsampling.
+FLOP. Counted by forward hooks on convolutions and linear layers (normalisation, activations
+and resizing are not counted, as in those papers).
 """
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
@@ -52,3 +55,21 @@ def complexity(model: nn.Module, frames: int, height: int, width: int) -> dict:
         "gflops_per_clip": macs / 1e9,
         "gflops_per_frame": macs / 1e9 / frames,
     }
+
+
+def pathway_complexity(model_cfg: dict, frames: int, height: int, width: int) -> dict:
+    """:func:`complexity` of the ``model:`` config for each pathway variant, keyed by it.
+
+    For the evaluate stage's metrics, e.g. ``{"slowfast": {"params": ..., ...}, ...}``.
+    Every variant is built with ``slow_init: none`` (same shapes, no weight file needed).
+    """
+    from pipeline.models.segmenter import build_segmenter
+    from pipeline.models.slowfast import PATHWAYS
+
+    out = {}
+    for pathways in PATHWAYS:
+        cfg = copy.deepcopy(model_cfg)
+        cfg["pathways"] = pathways
+        cfg.setdefault("backbone", {"type": "SlowFastBackbone"})["slow_init"] = "none"
+        out[pathways] = complexity(build_segmenter(cfg), frames, height, width)
+    return out

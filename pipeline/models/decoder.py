@@ -5,46 +5,53 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.models.layers import ConvBNAct3d, Conv3d
 from pipeline.registry import MODELS
 
 
-def upsample_time(x: torch.Tensor, frames: int) -> torch.Tensor:
-    """Slow features (B, C, T/alpha, H, W) -> (B, C, T, H, W) by repeating each slow frame.
+def upsample_time(x: torch.Tensor, frames: int, alpha: int) -> torch.Tensor:
+    """Slow features (B, C, ceil(T/alpha), H, W) -> (B, C, T, H, W), nearest in time.
 
     Slow frame ``j`` was sampled at input frame ``j * alpha`` and stands for frames
-    ``j*alpha .. j*alpha + alpha - 1``: nearest (causal-free) temporal upsampling.
+    ``j*alpha .. j*alpha + alpha - 1`` (also when ``alpha`` does not divide ``T``).
     """
-    repeat = -(-frames // x.shape[2])
-    return x.repeat_interleave(repeat, dim=2)[:, :, :frames]
+    index = (torch.arange(frames, device=x.device) // alpha).clamp(max=x.shape[2] - 1)
+    return x.index_select(2, index)
 
 
 @MODELS.register_module()
 class MultiScaleMaskDecoder(nn.Module):
     """FPN-like top-down decoder over every backbone scale.
 
-    At each scale the slow features (brought to full temporal resolution by
-    :func:`upsample_time`, identical for every pathway variant) and the fast features are
-    concatenated, projected to ``channels``, merged top-down, refined and classified.
+    At each scale the slow features, brought to full temporal resolution by
+    :func:`upsample_time` (the same parameter-free path for every pathway variant, so the
+    slow / fast / slowfast ablation compares backbones only), and the fast features are
+    concatenated, projected to ``channels`` and merged top-down. The 1/4 map is refined by a
+    (3,3,3) conv (the decoder's only temporal mixing), the 1/2 (stem) projection added for
+    boundary detail, then classified and upsampled bilinearly to the input frame size.
+
+    Multi-object (DAVIS 2017) is one softmax over K+1 classes (background + one per object)
+    rather than K binary masks: a pixel belongs to one object, one forward pass serves all
+    objects, and the argmax needs no merging heuristic. DAVIS 2016 is the K=1 case.
 
     Args:
         slow_channels / fast_channels: per-scale channels of the backbone (None if absent).
+        alpha: the backbone's frame-rate ratio (slow frame j = input frame j*alpha).
         channels: decoder width.
         num_classes: 2 for objectness (background / foreground); K+1 for K objects.
     Output logits: (B, num_classes, T, H, W) at the input resolution.
     """
 
-    def __init__(self, slow_channels=None, fast_channels=None, channels: int = 32, num_classes: int = 2):
+    def __init__(self, slow_channels=None, fast_channels=None, alpha: int = 1, channels: int = 32,
+                 num_classes: int = 2):
         super().__init__()
         scales = len(slow_channels or fast_channels)
         cin = [(slow_channels[i] if slow_channels else 0) + (fast_channels[i] if fast_channels else 0)
                for i in range(scales)]
-        self.lateral = nn.ModuleList(nn.Conv3d(c, channels, 1) for c in cin)
-        self.refine = nn.Sequential(
-            nn.Conv3d(channels, channels, (3, 3, 3), padding=1, bias=False),
-            nn.BatchNorm3d(channels),
-            nn.ReLU(inplace=True),
-        )
-        self.head = nn.Conv3d(channels, num_classes, 1)
+        self.alpha = alpha
+        self.lateral = nn.ModuleList(Conv3d(c, channels, 1) for c in cin)
+        self.refine = ConvBNAct3d(channels, channels, (3, 3, 3))
+        self.head = Conv3d(channels, num_classes, 1)
 
     @property
     def num_classes(self) -> int:
@@ -53,13 +60,22 @@ class MultiScaleMaskDecoder(nn.Module):
     def forward(self, features, out_size: tuple[int, int, int]) -> torch.Tensor:
         frames = out_size[0]
         merged = None
-        for (slow, fast), lateral in zip(reversed(features), reversed(self.lateral)):
-            parts = ([upsample_time(slow, frames)] if slow is not None else []) + (
-                [fast] if fast is not None else []
-            )
-            x = lateral(torch.cat(parts, dim=1))
+        for scale in reversed(range(len(features))):
+            slow, fast = features[scale]
+            parts = [p for p in (slow, fast) if p is not None]
+            if slow is not None:
+                parts[0] = upsample_time(slow, frames, self.alpha)
+            x = self.lateral[scale](torch.cat(parts, dim=1))
             if merged is not None:
-                x = x + F.interpolate(merged, size=x.shape[2:], mode="trilinear", align_corners=False)
-            merged = x
-        logits = self.head(self.refine(merged))
-        return F.interpolate(logits, size=out_size, mode="trilinear", align_corners=False)
+                x = x + _resize_frames(merged, x.shape[3:])
+            merged = self.refine(x) if scale == 1 else x  # refine at 1/4: 4x cheaper than 1/2
+        logits = self.head(torch.relu(merged))  # (B, C, T, H/2, W/2)
+        return _resize_frames(logits, out_size[1:])
+
+
+def _resize_frames(x: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear per-frame resize of (B, C, T, h, w) to (B, C, T, *size); time untouched."""
+    b, c, t, h, w = x.shape
+    y = F.interpolate(x.transpose(1, 2).reshape(b * t, c, h, w), size=tuple(size), mode="bilinear",
+                      align_corners=False)
+    return y.reshape(b, t, c, *y.shape[2:]).transpose(1, 2)

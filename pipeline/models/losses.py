@@ -15,8 +15,9 @@ class BalancedCrossEntropyLoss(nn.Module):
     """Class-balanced cross-entropy, OSVOS's balanced BCE generalised to C classes.
 
     The mean of the per-class mean losses over the classes present in the target. For two
-    classes this equals OSVOS's ``beta``-weighted BCE (``beta = |Y-| / |Y|``) up to a
-    constant factor, so a small object is not drowned by the background.
+    classes this is OSVOS's ``beta``-weighted BCE (``beta = |Y-| / |Y|``, summed over pixels)
+    divided by ``2 |Y+| |Y-| / |Y|``: the same balance, a scale independent of the object's
+    size, so a small object is not drowned by the background.
     """
 
     def __init__(self, ignore_index: int = IGNORE, loss_weight: float = 1.0):

@@ -6,12 +6,14 @@ from mmengine.model import BaseDataPreprocessor
 
 from pipeline.registry import MODELS
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
 
 @MODELS.register_module()
 class ClipDataPreprocessor(BaseDataPreprocessor):
     """inputs (B, 3, T, H, W) uint8 -> float, (x/255 - mean) / std; targets -> long."""
 
-    def __init__(self, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)

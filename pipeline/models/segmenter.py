@@ -7,7 +7,17 @@ import torch
 from mmengine.model import BaseModel
 from torch import nn
 
+from pipeline.models.efficientnet import LITE0_MEAN, LITE0_STD
+from pipeline.models.layers import Conv3d
+from pipeline.models.preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.registry import MODELS, build
+
+
+def input_normalisation(backbone: nn.Module) -> dict:
+    """mean / std (on the [0, 1] scale) that the backbone's slow pathway was trained with."""
+    if getattr(backbone, "slow_arch", "light") == "efficientnet_lite0":
+        return {"mean": LITE0_MEAN, "std": LITE0_STD}
+    return {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 
 
 @MODELS.register_module()
@@ -19,7 +29,8 @@ class SlowFastSegmenter(BaseModel):
         backbone: ``type=`` dict of the backbone (its ``pathways`` is set from above).
         decoder: ``type=`` dict of the decoder (its channel counts come from the backbone).
         loss: ``type=`` dict, or a list of them whose values are summed.
-        data_preprocessor: ``type=`` dict.
+        data_preprocessor: ``type=`` dict; its mean / std default to the backbone's
+            (ImageNet's for ``light``, Lite0's ``(x - 127) / 128`` for ``efficientnet_lite0``).
 
     ``forward(inputs (B,3,T,H,W), data_samples (B,T,H,W), mode)``: ``tensor`` gives logits
     (B, C, T, H, W), ``loss`` a dict of losses, ``predict`` per-pixel class probabilities.
@@ -27,15 +38,19 @@ class SlowFastSegmenter(BaseModel):
 
     def __init__(self, pathways: str = "slowfast", backbone=None, decoder=None, loss=None,
                  data_preprocessor=None):
-        data_preprocessor = copy.deepcopy(data_preprocessor or {"type": "ClipDataPreprocessor"})
-        super().__init__(data_preprocessor=build(MODELS, data_preprocessor))
-        backbone = dict(copy.deepcopy(backbone or {"type": "SlowFastBackbone"}), pathways=pathways)
+        backbone = build(MODELS, dict(copy.deepcopy(backbone or {"type": "SlowFastBackbone"}),
+                                      pathways=pathways))
+        # The normalisation the backbone's weights expect, unless the config sets one.
+        preprocessor = {"type": "ClipDataPreprocessor", **input_normalisation(backbone),
+                        **copy.deepcopy(data_preprocessor or {})}
+        super().__init__(data_preprocessor=build(MODELS, preprocessor))
         self.pathways = pathways
-        self.backbone = build(MODELS, backbone)
+        self.backbone = backbone
         decoder = dict(
             copy.deepcopy(decoder or {"type": "MultiScaleMaskDecoder"}),
             slow_channels=self.backbone.slow_channels,
             fast_channels=self.backbone.fast_channels,
+            alpha=self.backbone.alpha,
         )
         self.decoder = build(MODELS, decoder)
         losses = loss or {"type": "BalancedCrossEntropyLoss"}
@@ -55,7 +70,7 @@ class SlowFastSegmenter(BaseModel):
         old = self.decoder.head
         if num_classes == old.out_channels:
             return
-        new = nn.Conv3d(old.in_channels, num_classes, 1).to(old.weight.device)
+        new = Conv3d(old.in_channels, num_classes, 1).to(old.weight.device)
         src = [0] + [min(1, old.out_channels - 1)] * (num_classes - 1)
         with torch.no_grad():
             new.weight.copy_(old.weight[src])

@@ -6,6 +6,10 @@
   in the stem and early stages (as in the paper), 3 in the last stage.
 * Lateral fast->slow fusion after the stem and after each stage (:class:`FuseFastToSlow`).
 
+The clip itself is sampled every ``tau`` raw frames by the data pipeline (``clip_len`` and
+``tau`` of the training stages): the fast pathway sees frames ``tau`` apart, the slow
+``tau * alpha`` apart, as in the paper.
+
 ``pathways`` selects ``slow`` (slow only), ``fast`` (fast only) or ``slowfast`` (both with
 laterals). The backbone returns every scale of both pathways; the decoder brings slow
 features back to full temporal resolution in the same way for every variant.
@@ -15,19 +19,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pipeline.models.efficientnet import TRUNK_CHANNELS, load_imagenet_slow, lite0_slow_pathway
+from pipeline.models.layers import ConvBNAct3d
 from pipeline.registry import MODELS
 
 PATHWAYS = ("slow", "fast", "slowfast")
-
-
-class ConvBNReLU3d(nn.Sequential):
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int, int], stride=(1, 1, 1)):
-        padding = tuple(k // 2 for k in kernel)
-        super().__init__(
-            nn.Conv3d(cin, cout, kernel, stride, padding, bias=False),
-            nn.BatchNorm3d(cout),
-            nn.ReLU(inplace=True),
-        )
+SLOW_ARCHS = ("light", "efficientnet_lite0")
+SLOW_INITS = ("none", "imagenet")
 
 
 class ResBlock3d(nn.Module):
@@ -35,16 +33,13 @@ class ResBlock3d(nn.Module):
 
     def __init__(self, cin: int, cout: int, temporal_kernel: int, spatial_stride: int):
         super().__init__()
-        kt = temporal_kernel
         stride = (1, spatial_stride, spatial_stride)
-        self.conv1 = ConvBNReLU3d(cin, cout, (kt, 3, 3), stride)
-        self.conv2 = nn.Sequential(
-            nn.Conv3d(cout, cout, (1, 3, 3), 1, (0, 1, 1), bias=False), nn.BatchNorm3d(cout)
-        )
+        self.conv1 = ConvBNAct3d(cin, cout, (temporal_kernel, 3, 3), stride)
+        self.conv2 = ConvBNAct3d(cout, cout, (1, 3, 3), act=None)
         self.shortcut = (
             nn.Identity()
             if cin == cout and spatial_stride == 1
-            else nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+            else ConvBNAct3d(cin, cout, (1, 1, 1), stride, act=None)
         )
         self.relu = nn.ReLU(inplace=True)
 
@@ -60,16 +55,25 @@ class FuseFastToSlow(nn.Module):
 
     def __init__(self, fast_channels: int, alpha: int, kernel: int = 5):
         super().__init__()
-        self.conv = ConvBNReLU3d(fast_channels, 2 * fast_channels, (kernel, 1, 1), (alpha, 1, 1))
+        self.conv = ConvBNAct3d(fast_channels, 2 * fast_channels, (kernel, 1, 1), (alpha, 1, 1))
 
     def forward(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
         lateral = self.conv(fast)
         return torch.cat([slow, lateral[:, :, : slow.shape[2]]], dim=1)
 
 
-def _stage(cin, cout, depth, kt, stride) -> nn.Sequential:
-    return nn.Sequential(*[ResBlock3d(cin if i == 0 else cout, cout, kt, stride if i == 0 else 1)
-                           for i in range(depth)])
+def residual_stages(widths: list[int], depths, temporal_kernels, extra_in=None) -> nn.ModuleList:
+    """Stage ``i``: ``depths[i]`` residual blocks from ``widths[i]`` (+ ``extra_in[i]``
+    lateral channels) to ``widths[i+1]`` channels, spatial stride 2 in its first block."""
+    extra_in = extra_in or [0] * len(widths)
+    return nn.ModuleList(
+        nn.Sequential(*[
+            ResBlock3d(widths[i] + extra_in[i] if b == 0 else widths[i + 1], widths[i + 1],
+                       temporal_kernels[i], 2 if b == 0 else 1)
+            for b in range(depths[i])
+        ])
+        for i in range(len(widths) - 1)
+    )
 
 
 @MODELS.register_module()
@@ -80,16 +84,22 @@ class SlowFastBackbone(nn.Module):
         pathways: ``slow`` | ``fast`` | ``slowfast``.
         alpha: frame-rate ratio; the slow pathway sees every ``alpha``-th frame.
         beta_inv: channel ratio; fast channels = slow channels / ``beta_inv``.
-        stem_width: slow stem channels.
-        widths: slow channels of each stage (each stage halves the resolution).
-        depths: residual blocks per stage.
+        stem_width / widths: slow channels of the stem and of each stage of the ``light``
+            slow pathway (``efficientnet_lite0`` has its own: 16, 24, 40, 112).
+        depths: residual blocks per stage (fast pathway; also the light slow pathway).
         slow_temporal_kernels: temporal kernel of the slow stages (1 = per-frame, paper).
         fast_temporal_kernel: temporal kernel of the fast stages; its stem uses 5 (paper).
         fusion_kernel: temporal kernel ``k`` of the lateral connections.
+        slow_arch: ``light`` (a small 3D ResNet) or ``efficientnet_lite0`` (Lite0's trunk
+            up to 1/16, depthwise convs inflated to 3D).
+        slow_init: ``none`` or ``imagenet`` (``efficientnet_lite0`` only: inflated ImageNet
+            weights; lateral input channels start at zero, so at initialisation the slow
+            pathway computes the 2D network on each of its frames).
+        inflate: ``centre`` or ``mean`` 2D->3D kernel inflation for ``slow_init=imagenet``.
 
     Input (B, 3, T, H, W). Output: list of (slow, fast) per scale, stem then stages, with
-    slow (B, C_s, T/alpha, H_s, W_s) and fast (B, C_s/beta_inv, T, H_s, W_s); an absent
-    pathway is ``None``. Scales are 1/2 (stem), then 1/4, 1/8, ... .
+    slow (B, C_s, ceil(T/alpha), H_s, W_s) and fast (B, C_s/beta_inv, T, H_s, W_s); an absent
+    pathway is ``None``. Scales are 1/2 (stem), then 1/4, 1/8, 1/16.
     """
 
     def __init__(
@@ -103,49 +113,56 @@ class SlowFastBackbone(nn.Module):
         slow_temporal_kernels: tuple[int, ...] = (1, 1, 3),
         fast_temporal_kernel: int = 3,
         fusion_kernel: int = 5,
+        slow_arch: str = "light",
+        slow_init: str = "none",
+        inflate: str = "centre",
     ):
         super().__init__()
-        if pathways not in PATHWAYS:
-            raise ValueError(f"pathways must be one of {PATHWAYS}, got {pathways!r}")
+        _check_choice("pathways", pathways, PATHWAYS)
+        _check_choice("slow_arch", slow_arch, SLOW_ARCHS)
+        _check_choice("slow_init", slow_init, SLOW_INITS)
+        if slow_init == "imagenet" and slow_arch != "efficientnet_lite0":
+            raise ValueError("slow_init=imagenet needs slow_arch=efficientnet_lite0 (the light "
+                             "slow pathway has no pretrained weights)")
         if not len(widths) == len(depths) == len(slow_temporal_kernels):
             raise ValueError("widths, depths and slow_temporal_kernels need one entry per stage")
         if alpha < 1 or beta_inv < 1:
             raise ValueError(f"alpha and beta_inv must be >= 1, got {alpha}, {beta_inv}")
-        self.pathways, self.alpha = pathways, alpha
+        self.pathways, self.alpha, self.slow_arch, self.slow_init = pathways, alpha, slow_arch, slow_init
         self.use_slow = pathways in ("slow", "slowfast")
         self.use_fast = pathways in ("fast", "slowfast")
         self.fuse = pathways == "slowfast"
-        slow_w = [stem_width, *widths]
+        slow_w = [stem_width, *widths] if slow_arch == "light" else list(TRUNK_CHANNELS)
+        if len(slow_w) != len(depths) + 1:
+            raise ValueError(f"{slow_arch} has {len(slow_w) - 1} stages; depths has {len(depths)}")
         fast_w = [max(1, w // beta_inv) for w in slow_w]
         lateral = [2 * f if self.fuse else 0 for f in fast_w]
         self.slow_channels = [s + lat for s, lat in zip(slow_w, lateral)] if self.use_slow else None
         self.fast_channels = fast_w if self.use_fast else None
-        if self.use_slow:
-            self.slow_stem = ConvBNReLU3d(3, stem_width, (1, 7, 7), (1, 2, 2))
-            self.slow_stages = nn.ModuleList(
-                _stage(slow_w[i] + lateral[i], slow_w[i + 1], depths[i], slow_temporal_kernels[i], 2)
-                for i in range(len(widths))
-            )
+        if self.use_slow and slow_arch == "light":
+            self.slow_stem = ConvBNAct3d(3, stem_width, (1, 7, 7), (1, 2, 2))
+            self.slow_stages = residual_stages(slow_w, depths, slow_temporal_kernels, lateral)
+        elif self.use_slow:
+            self.slow_stem, self.slow_stages = lite0_slow_pathway(lateral, tuple(slow_temporal_kernels))
+            if slow_init == "imagenet":
+                load_imagenet_slow(self.slow_stem, self.slow_stages, inflate)
         if self.use_fast:
-            self.fast_stem = ConvBNReLU3d(3, fast_w[0], (5, 7, 7), (1, 2, 2))
-            self.fast_stages = nn.ModuleList(
-                _stage(fast_w[i], fast_w[i + 1], depths[i], fast_temporal_kernel, 2)
-                for i in range(len(widths))
-            )
+            self.fast_stem = ConvBNAct3d(3, fast_w[0], (5, 7, 7), (1, 2, 2))
+            self.fast_stages = residual_stages(fast_w, depths, [fast_temporal_kernel] * len(depths))
         if self.fuse:
-            self.laterals = nn.ModuleList(
-                FuseFastToSlow(f, alpha, fusion_kernel) for f in fast_w
-            )
+            self.laterals = nn.ModuleList(FuseFastToSlow(f, alpha, fusion_kernel) for f in fast_w)
         self.num_scales = len(slow_w)
 
     def check_input(self, x: torch.Tensor) -> None:
+        """Clear errors for clips the network cannot take, before any conv runs."""
         if x.ndim != 5 or x.shape[1] != 3:
             raise ValueError(f"expected a clip (B, 3, T, H, W), got shape {tuple(x.shape)}")
         t = x.shape[2]
         if self.use_slow and t < self.alpha:
             raise ValueError(
                 f"clip of T={t} frames is shorter than alpha={self.alpha}: the slow pathway "
-                f"would see no frame; use clips of at least {self.alpha} frames or a smaller alpha"
+                f"would see a single frame and no temporal stride; use clips of at least "
+                f"{self.alpha} frames or a smaller alpha"
             )
         min_hw = 2 ** self.num_scales
         if min(x.shape[3:]) < min_hw:
@@ -153,8 +170,8 @@ class SlowFastBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
         self.check_input(x)
-        slow = self.slow_stem(x[:, :, :: self.alpha]) if self.use_slow else None
-        fast = self.fast_stem(x) if self.use_fast else None
+        slow = self.slow_stem(x[:, :, :: self.alpha]) if self.use_slow else None  # (B, C, T/alpha, H/2, W/2)
+        fast = self.fast_stem(x) if self.use_fast else None  # (B, C/beta, T, H/2, W/2)
         if self.fuse:
             slow = self.laterals[0](slow, fast)
         features = [(slow, fast)]
@@ -165,3 +182,8 @@ class SlowFastBackbone(nn.Module):
                 slow = self.laterals[i + 1](slow, fast)
             features.append((slow, fast))
         return features
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

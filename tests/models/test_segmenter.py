@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from pipeline.models.complexity import complexity, count_macs, pathway_complexity
+from pipeline.models.segmenter import build_segmenter
+from pipeline.registry import MODELS, build
+
+PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+
+
+def test_params_yaml_model_section_builds_and_round_trips(tmp_path):
+    cfg = yaml.safe_load(PARAMS.read_text())["model"]
+    model = build(MODELS, cfg)  # nested type= dicts, in the sfvos scope
+    assert type(model).__name__ == "SlowFastSegmenter" and model.pathways == cfg["pathways"]
+    assert cfg["backbone"]["type"] == "SlowFastBackbone"  # build did not mutate the config
+    path = tmp_path / "model.pth"
+    torch.save({"state_dict": model.state_dict(), "model_cfg": cfg}, path)
+    saved = torch.load(path, weights_only=True)
+    again = build_segmenter(yaml.safe_load(yaml.safe_dump(saved["model_cfg"])))
+    again.load_state_dict(saved["state_dict"], strict=True)
+    clip = torch.randn(1, 3, 8, 32, 32)
+    torch.testing.assert_close(again.eval()(clip), model.eval()(clip))
+
+
+@pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
+def test_pathways_key_switches_the_backbone(tiny_cfg, pathways):
+    model = build_segmenter({**tiny_cfg, "pathways": pathways})
+    names = {n.split(".")[1] for n, _ in model.backbone.named_parameters(prefix="b")}
+    expected = {"slow": {"slow_stem", "slow_stages"}, "fast": {"fast_stem", "fast_stages"},
+                "slowfast": {"slow_stem", "slow_stages", "fast_stem", "fast_stages", "laterals"}}
+    assert names == expected[pathways]
+
+
+def test_loss_and_predict_modes(tiny_cfg):
+    tiny_cfg["loss"] = [{"type": "BalancedCrossEntropyLoss"}, {"type": "DiceLoss", "loss_weight": 0.5}]
+    model = build_segmenter(tiny_cfg)
+    clip, target = torch.randn(2, 3, 8, 32, 32), torch.randint(0, 2, (2, 8, 32, 32))
+    losses = model(clip, target, mode="loss")
+    assert set(losses) == {"loss_BalancedCrossEntropyLoss", "loss_DiceLoss"}
+    probs = model(clip, mode="predict")
+    torch.testing.assert_close(probs.sum(1), torch.ones(2, 8, 32, 32))
+    with pytest.raises(ValueError, match="mode must be"):
+        model(clip, mode="logits")
+
+
+def test_set_num_classes_starts_every_object_as_the_foreground(tiny_cfg):
+    model = build_segmenter(tiny_cfg).eval()
+    clip = torch.randn(1, 3, 8, 32, 32)
+    before = model(clip)
+    model.set_num_classes(4)
+    after = model(clip)
+    assert model.num_classes == 4 and after.shape[1] == 4
+    torch.testing.assert_close(after[:, 0], before[:, 0])
+    for k in (1, 2, 3):
+        torch.testing.assert_close(after[:, k], before[:, 1])
+
+
+def test_mac_count_matches_a_hand_computed_conv():
+    conv = torch.nn.Conv3d(3, 8, (3, 5, 5), padding=(1, 2, 2), bias=False)
+    out_voxels = 8 * 4 * 16 * 16  # C_out * T * H * W
+    assert count_macs(conv, (1, 3, 4, 16, 16)) == out_voxels * 3 * 3 * 5 * 5
+
+
+def test_complexity_per_pathway_variant(tiny_cfg):
+    table = pathway_complexity(tiny_cfg, frames=8, height=32, width=32)
+    assert set(table) == {"slow", "fast", "slowfast"}
+    # Fast is the cheap pathway; slowfast holds both pathways plus the laterals.
+    assert table["fast"]["params"] < table["slow"]["params"] < table["slowfast"]["params"]
+    assert table["slowfast"]["gflops_per_clip"] > table["slow"]["gflops_per_clip"]
+    one = complexity(build_segmenter({**tiny_cfg, "pathways": "fast"}), 8, 32, 32)
+    assert one == table["fast"]
+    assert one["gflops_per_frame"] == pytest.approx(one["gflops_per_clip"] / 8)
+
+
+def test_imagenet_variant_is_two_set_param_overrides_of_params_yaml():
+    """dvc exp run -S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet"""
+    cfg = yaml.safe_load(PARAMS.read_text())["model"]
+    cfg["backbone"].update(slow_arch="efficientnet_lite0", slow_init="imagenet")
+    model = build_segmenter(cfg)
+    # Lite0 trunk channels 16, 24, 40, 112 plus 2 * C/beta_inv lateral channels (beta_inv=4)
+    assert model.backbone.slow_channels == [16 + 8, 24 + 12, 40 + 20, 112 + 56]
+    torch.testing.assert_close(model.data_preprocessor.mean.flatten(), torch.full((3,), 127 / 255))
+    assert model(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2, 8, 32, 32)

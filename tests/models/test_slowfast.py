@@ -1,0 +1,99 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pipeline.models.layers import Conv3d
+from pipeline.models.segmenter import build_segmenter
+from pipeline.models.slowfast import SlowFastBackbone
+
+
+def backbone(model_cfg: dict, **kw) -> SlowFastBackbone:
+    cfg = {k: v for k, v in model_cfg["backbone"].items() if k != "type"}
+    return SlowFastBackbone(**{**cfg, **kw})
+
+
+@pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
+@pytest.mark.parametrize("frames,alpha", [(8, 1), (8, 2), (8, 4), (8, 8), (6, 4), (5, 2)])
+def test_feature_and_logit_shapes(tiny_cfg, pathways, frames, alpha):
+    tiny_cfg["backbone"]["alpha"] = alpha
+    model = build_segmenter({**tiny_cfg, "pathways": pathways}).eval()
+    clip = torch.randn(2, 3, frames, 32, 48)
+    feats = model.backbone(clip)
+    slow_frames = -(-frames // alpha)
+    fast_w = [2, 2, 4, 4]  # (8, 8, 16, 16) / beta_inv
+    for scale, (slow, fast) in enumerate(feats):
+        hw = (32 // 2 ** (scale + 1), 48 // 2 ** (scale + 1))
+        if pathways == "fast":
+            assert slow is None
+        else:
+            lateral = 2 * fast_w[scale] if pathways == "slowfast" else 0
+            assert slow.shape == (2, [8, 8, 16, 16][scale] + lateral, slow_frames, *hw)
+        if pathways == "slow":
+            assert fast is None
+        else:
+            assert fast.shape == (2, fast_w[scale], frames, *hw)
+    assert model(clip).shape == (2, 2, frames, 32, 48)  # a mask for every input frame
+
+
+@pytest.mark.parametrize("pathways", ["slow", "slowfast"])
+def test_clip_shorter_than_alpha_fails_at_entry(tiny_cfg, pathways):
+    model = build_segmenter({**tiny_cfg, "pathways": pathways})
+    with pytest.raises(ValueError, match="shorter than alpha=4"):
+        model(torch.randn(1, 3, 3, 32, 32))
+
+
+def test_fast_pathway_takes_any_clip_length(tiny_cfg):
+    model = build_segmenter({**tiny_cfg, "pathways": "fast"})
+    assert model(torch.randn(1, 3, 1, 32, 32)).shape == (1, 2, 1, 32, 32)
+
+
+def test_too_small_frames_and_bad_options_fail_clearly(tiny_cfg):
+    with pytest.raises(ValueError, match="too small"):
+        backbone(tiny_cfg)(torch.randn(1, 3, 8, 8, 64))
+    with pytest.raises(ValueError, match="expected a clip"):
+        backbone(tiny_cfg)(torch.randn(3, 8, 32, 32))
+    with pytest.raises(ValueError, match="pathways must be one of"):
+        backbone(tiny_cfg, pathways="both")
+    with pytest.raises(ValueError, match="needs slow_arch=efficientnet_lite0"):
+        backbone(tiny_cfg, slow_init="imagenet")
+    with pytest.raises(ValueError, match="one entry per stage"):
+        backbone(tiny_cfg, depths=[1, 1])
+
+
+def test_gradients_reach_both_pathways_and_every_lateral(tiny_cfg):
+    model = build_segmenter(tiny_cfg)
+    clip = torch.randn(2, 3, 8, 32, 32)
+    target = torch.randint(0, 2, (2, 8, 32, 32))
+    sum(model(clip, target, mode="loss").values()).backward()
+    bb = model.backbone
+    parts = {"slow_stem": bb.slow_stem, "fast_stem": bb.fast_stem,
+             **{f"lateral{i}": lat for i, lat in enumerate(bb.laterals)}}
+    assert len(bb.laterals) == 4  # after the stem and after each of the 3 stages
+    for name, module in parts.items():
+        grads = [p.grad for p in module.parameters()]
+        assert all(g is not None for g in grads), name
+        assert sum(g.abs().sum() for g in grads) > 0, name
+
+
+def test_slow_alpha_1_is_a_per_frame_network(tiny_cfg):
+    """alpha=1 with temporal kernel 1 everywhere: each frame is segmented on its own."""
+    model = backbone(tiny_cfg, pathways="slow", alpha=1, slow_temporal_kernels=[1, 1, 1]).eval()
+    clip = torch.randn(1, 3, 8, 32, 32)
+    alone = model(clip[:, :, 3:4])[-1][0]
+    in_clip = model(clip)[-1][0][:, :, 3:4]
+    torch.testing.assert_close(alone, in_clip)
+
+
+@pytest.mark.parametrize("kernel,groups,stride", [((3, 3, 3), 1, (1, 1, 1)), ((1, 5, 5), 8, (1, 2, 2)),
+                                                  ((5, 1, 1), 1, (4, 1, 1))])
+def test_onednn_conv3d_matches_reference_forward_and_backward(kernel, groups, stride):
+    conv = Conv3d(8, 16, kernel, stride, tuple(k // 2 for k in kernel), groups=groups)
+    x = torch.randn(1, 8, 8, 12, 12, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    out = conv(x)
+    ref = F.conv3d(x_ref, conv.weight, conv.bias, conv.stride, conv.padding, groups=groups)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    w_grad = torch.autograd.grad(out.square().sum(), [x, conv.weight])
+    w_ref = torch.autograd.grad(ref.square().sum(), [x_ref, conv.weight])
+    for g, r in zip(w_grad, w_ref):
+        torch.testing.assert_close(g, r, rtol=1e-3, atol=1e-3)
