@@ -10,6 +10,7 @@ from pipeline.data.cache import sequence_table
 from pipeline.data.davis import detect_year
 from pipeline.evaluation.evaluate import run_evaluation
 from pipeline.evaluation.overlay import write_overlays
+from pipeline import figures
 from pipeline.evaluation.summary import j_over_time_rows, per_sequence_rows, summarize
 from stages.common import load_params
 
@@ -43,6 +44,7 @@ def main(results: Path = typer.Option(Path("data/results"), help="DAVIS-layout r
          overlays: Path = typer.Option(Path("data/evaluate/overlays"), help="overlay GIFs folder"),
          metrics: Path = typer.Option(Path("metrics.json"), help="DVC metrics file"),
          plots: Path = typer.Option(Path("plots"), help="folder of DVC plot files"),
+         loss_curve: Path = typer.Option(Path("plots/pretrain_loss.tsv"), help="pretrain loss TSV"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Score the results with the DAVIS measures (params: evaluate)."""
     p = load_params(params, "evaluate")["evaluate"]
@@ -53,8 +55,13 @@ def main(results: Path = typer.Option(Path("data/results"), help="DAVIS-layout r
     tmp = metrics.with_name(metrics.name + ".tmp")
     tmp.write_text(json.dumps(m, indent=2))
     tmp.replace(metrics)
-    _write_rows(plots / "per_sequence.csv", per_sequence_rows(scores))
-    _write_rows(plots / "j_over_time.csv", j_over_time_rows(scores))
+    per_object, over_time = per_sequence_rows(scores), j_over_time_rows(scores)
+    _write_rows(plots / "per_sequence.csv", per_object)
+    _write_rows(plots / "j_over_time.csv", over_time)
+    figures.per_object_bars(per_object, plots / "per_sequence.png")
+    figures.j_over_time(over_time, plots / "j_over_time.png")
+    if loss_curve.is_file():
+        figures.loss_curve(loss_curve, plots / "pretrain_loss.png")
     names = list(dict.fromkeys(s.sequence for s in scores))[: int(p.get("overlays", 3))]
     write_overlays(results, davis, overlays, names, binary=detect_year(davis) == 2016)
     print(" ".join(f"{k}={row[k]:.3f}" for k in row))
