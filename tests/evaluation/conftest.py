@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eval_helpers import DAVIS2016, DAVIS2017
+from tests.evaluation.eval_helpers import DAVIS2016, DAVIS2017
 
 
 def _require(path: Path) -> Path:

@@ -1,7 +1,7 @@
 """The semi-supervised protocol on small DAVIS-layout folders, and ``sfvos evaluate``."""
 import numpy as np
 import pytest
-from eval_helpers import make_davis2017, write_ids
+from tests.evaluation.eval_helpers import make_davis2017, write_ids
 from typer.testing import CliRunner
 
 from pipeline.evaluation.evaluate import EvaluationError, evaluate_folder, global_row

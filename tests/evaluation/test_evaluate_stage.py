@@ -34,7 +34,8 @@ def test_stage_writes_metrics_plots_reports_and_overlays(synthetic, tmp_path):
     params.write_text("evaluate:\n  split: val\n  jobs: 1\n  overlays: 2\n")
     evaluate.main(results=tmp_path / "results", davis=davis, cache=cache, timing=timing,
                   out=tmp_path / "evaluate", overlays=tmp_path / "evaluate" / "overlays",
-                  metrics=tmp_path / "metrics.json", plots=tmp_path / "plots", params=params)
+                  metrics=tmp_path / "metrics.json", plots=tmp_path / "plots", params=params,
+                  loss_curve=tmp_path / "no_loss_curve.tsv")
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["J_and_F"] == m["J_mean"] == m["F_mean"] == 1.0
     assert m["fps"] == pytest.approx(20.0) and m["gflops_per_frame"] == 0.5 and m["params"] == 1000
@@ -43,6 +44,9 @@ def test_stage_writes_metrics_plots_reports_and_overlays(synthetic, tmp_path):
         assert len(list(csv.DictReader(f))) == m["num_objects"]
     with (tmp_path / "plots" / "j_over_time.csv").open() as f:
         assert {int(r["frame"]) for r in csv.DictReader(f)} == {1, 2, 3, 4}
+    assert (tmp_path / "plots" / "per_sequence.png").is_file()
+    assert (tmp_path / "plots" / "j_over_time.png").is_file()
+    assert not (tmp_path / "plots" / "pretrain_loss.png").exists()  # no loss curve given
     gifs = sorted((tmp_path / "evaluate" / "overlays").glob("*.gif"))
     assert [g.stem for g in gifs] == sorted(names[:2])
     assert iio.imread(gifs[0]).shape == (6, 16, 24, 3)  # every frame, half size

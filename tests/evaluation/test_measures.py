@@ -1,7 +1,7 @@
 """J, F, seg2bmap and the statistics on hand-computed cases and properties."""
 import numpy as np
 import pytest
-from davis_reference import boundary, f_measure as reference_f
+from tests.evaluation.davis_reference import boundary, f_measure as reference_f
 
 from pipeline.evaluation.measures import (bound_pixels, db_eval_boundary, db_eval_iou,
                                           db_statistics, disk, f_measure, seg2bmap)

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
-from eval_helpers import VAL2016, write_ids
-from davis_reference import f_measure as reference_f
-from davis_reference import jaccard
+from tests.evaluation.eval_helpers import VAL2016, write_ids
+from tests.evaluation.davis_reference import f_measure as reference_f
+from tests.evaluation.davis_reference import jaccard
 from PIL import Image
 from scipy.ndimage import binary_erosion
 
