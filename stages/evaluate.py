@@ -1,28 +1,22 @@
 """Stage evaluate: the official DAVIS measures (the library call behind ``sfvos evaluate``),
 breakdowns, compute -> metrics.json, plots and overlay GIFs."""
-import csv
 import json
 from pathlib import Path
 
 import typer
 
+from pipeline import figures
 from pipeline.data.cache import sequence_table
 from pipeline.data.davis import detect_year
 from pipeline.evaluation.evaluate import run_evaluation
 from pipeline.evaluation.overlay import write_overlays
-from pipeline import figures
 from pipeline.evaluation.summary import j_over_time_rows, per_sequence_rows, summarize
+from pipeline.fileio import write_csv_atomic, write_json_atomic
 from stages.common import load_params
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    write_csv_atomic(path, list(rows[0]), [list(r.values()) for r in rows])
 
 
 def _compute(timing: Path) -> dict:
@@ -52,9 +46,7 @@ def main(results: Path = typer.Option(Path("data/results"), help="DAVIS-layout r
     scores, row = run_evaluation(results, davis, out, split=split, jobs=p.get("jobs"))
     seqs = {s["name"]: s for s in sequence_table(cache, split)}
     m = summarize(scores, row, seqs) | _compute(timing)
-    tmp = metrics.with_name(metrics.name + ".tmp")
-    tmp.write_text(json.dumps(m, indent=2))
-    tmp.replace(metrics)
+    write_json_atomic(metrics, m)
     per_object, over_time = per_sequence_rows(scores), j_over_time_rows(scores)
     _write_rows(plots / "per_sequence.csv", per_object)
     _write_rows(plots / "j_over_time.csv", over_time)

@@ -3,7 +3,6 @@
 Under ``torchrun --nproc_per_node=N`` the sequences are sharded across ranks (sequence i
 goes to rank i % N) and rank 0 writes the merged timings.
 """
-import json
 from pathlib import Path
 
 import typer
@@ -22,6 +21,7 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
     from pipeline.engine.dist import device_for, gather, process_group
     from pipeline.engine.osvos import FinetuneConfig
     from pipeline.engine.vos import load_segmenter, run_split
+    from pipeline.fileio import write_json_atomic
     from pipeline.models.complexity import complexity
 
     p = load_params(params, "finetune", "decode")
@@ -37,10 +37,7 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
         "compute": complexity(load_segmenter(checkpoint), cfg.clip_len, h, w) | {"working_size": [h, w]},
         "world_size": world,
     }
-    timing.parent.mkdir(parents=True, exist_ok=True)
-    tmp = timing.with_name(timing.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(timing)
+    write_json_atomic(timing, record)
 
 
 if __name__ == "__main__":

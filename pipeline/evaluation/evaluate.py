@@ -11,8 +11,6 @@ object. ``year=2017``: palette ids; 255 in the ground truth is void, set to back
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from PIL import Image
 from pipeline.data.davis import (VOID, DavisError, detect_year, list_sequences, read_mask,
                                  read_mask_as_ids)
 from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_statistics
+from pipeline.fileio import write_csv_atomic, write_json_atomic
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
@@ -150,30 +149,19 @@ def global_row(scores: list[ObjectScore]) -> dict:
     return {"J&F-Mean": (row["J-Mean"] + row["F-Mean"]) / 2, **row}
 
 
-def _write_csv(path: Path, header, rows) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    tmp.replace(path)
-
-
 def write_reports(scores: list[ObjectScore], out_dir: Path, split: str = "val") -> dict:
     """``global_results-<split>.csv``, ``per-sequence_results-<split>.csv`` (3 decimals as
     the toolkit) and ``results-<split>.json`` with full precision and per-frame values."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     g = global_row(scores)
-    _write_csv(out_dir / f"global_results-{split}.csv", GLOBAL_COLUMNS,
+    write_csv_atomic(out_dir / f"global_results-{split}.csv", GLOBAL_COLUMNS,
                [[f"{g[c]:.3f}" for c in GLOBAL_COLUMNS]])
-    _write_csv(out_dir / f"per-sequence_results-{split}.csv", ("Sequence", "J-Mean", "F-Mean"),
+    write_csv_atomic(out_dir / f"per-sequence_results-{split}.csv", ("Sequence", "J-Mean", "F-Mean"),
                [[s.name, f"{s.stats()['J-Mean']:.3f}", f"{s.stats()['F-Mean']:.3f}"] for s in scores])
     full = {
         "global": g,
         "objects": {s.name: {**s.stats(), "J": list(s.J), "F": list(s.F)} for s in scores},
     }
-    tmp = out_dir / f"results-{split}.json.tmp"
-    tmp.write_text(json.dumps(full, indent=1))
-    tmp.replace(out_dir / f"results-{split}.json")
+    write_json_atomic(out_dir / f"results-{split}.json", full, indent=1)
     return g
