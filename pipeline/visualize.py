@@ -19,11 +19,13 @@ def blend(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray
 def write_video(path: Path, frames: np.ndarray, fps: float = 10.0) -> None:
     """mp4 (H.264 via imageio's ffmpeg plugin) or GIF by suffix; written atomically."""
     import imageio.v2 as iio2
+    import imageio.v3 as iio
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if path.suffix.lower() == ".gif":
-        iio2.mimsave(tmp, list(frames), duration=1.0 / fps, loop=0)
+    if path.suffix.lower() == ".gif":  # the pillow plugin takes the frame duration in ms
+        iio.imwrite(tmp, np.asarray(frames), extension=".gif", duration=1000 / fps, loop=0)
     else:
         with iio2.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=2,
                              ffmpeg_log_level="error") as writer:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 
 from pipeline.data.davis import read_frame, read_mask_as_ids
-from pipeline.visualize import blend
+from pipeline.visualize import blend, write_video
 
 
 def write_overlay(path: Path, frames: list[Path], results: list[Path], *, binary: bool = False,
@@ -20,10 +19,7 @@ def write_overlay(path: Path, frames: list[Path], results: list[Path], *, binary
         ids = read_mask_as_ids(result_path)
         ids = (ids > 0).astype(np.uint8) if binary else ids
         images.append(blend(read_frame(frame_path), ids)[::stride, ::stride])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    iio.imwrite(tmp, np.stack(images), extension=".gif", duration=1000 / fps, loop=0)
-    tmp.replace(path)
+    write_video(path, np.stack(images), fps)
     return path
 
 
