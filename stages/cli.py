@@ -61,12 +61,15 @@ def segment(
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ) -> None:
     """Segment your own video from the mask of its first frame."""
-    from pipeline.engine.segment import SegmentError, finetune_config, segment_video
+    from dataclasses import replace
+
+    from pipeline.engine.osvos import FinetuneConfig
+    from pipeline.engine.segment import segment_video
 
     try:
-        summary = segment_video(input, mask, checkpoint, out, finetune_config(steps),
+        summary = segment_video(input, mask, checkpoint, out, replace(FinetuneConfig(), steps=steps),
                                 height, width, device, pathways)
-    except (SegmentError, ValueError) as exc:
+    except ValueError as exc:  # SegmentError (bad input) or a checkpoint of other pathways
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     typer.echo(

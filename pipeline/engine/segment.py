@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +119,3 @@ def working_size(frame_hw: tuple[int, int], height: int, width: int | None) -> t
         width = max(16, int(round(frame_hw[1] * height / frame_hw[0] / 16)) * 16)
     return height, width
 
-
-def finetune_config(steps: int | None, base: FinetuneConfig | None = None) -> FinetuneConfig:
-    base = base or FinetuneConfig()
-    return base if steps is None else replace(base, steps=steps)
