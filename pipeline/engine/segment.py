@@ -118,4 +118,3 @@ def working_size(frame_hw: tuple[int, int], height: int, width: int | None) -> t
     if width is None:
         width = max(16, int(round(frame_hw[1] * height / frame_hw[0] / 16)) * 16)
     return height, width
-
