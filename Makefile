@@ -4,7 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install repro test clean-venv
+.PHONY: install repro test davis clean-venv
+
+# The real-DAVIS profile (README, "Running on real DAVIS"): a DVC experiment on a local DAVIS
+# root (default: the 30 DAVIS 2016 train + 3 val sequences in ../shared/data).
+DAVIS ?= ../shared/data/davis2016-dev
+DAVIS_PROFILE := -S download.source=local -S download.path=$(DAVIS) \
+	-S decode.height=480 -S decode.width=854 -S model.crop_size=128 \
+	-S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet \
+	-S pretrain.iters=3500 -S pretrain.checkpoint_interval=500
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +29,10 @@ install: $(STAMP)
 # dvc.yaml runs `python -m stages.…`: put the venv first on PATH so that is our python.
 repro: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	$(BIN)/dvc metrics show
+
+davis: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc exp run $(DAVIS_PROFILE) $(EXP_ARGS)
 	$(BIN)/dvc metrics show
 
 test: install

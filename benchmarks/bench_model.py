@@ -1,10 +1,12 @@
-"""Benchmark the segmenter on the CPU: params, GFLOPs/frame and frames/s per pathway variant.
+"""Benchmark the segmenter on the CPU: params, GFLOPs and network frames/s per pathway variant.
 
-Not a test. Each variant segments a 480p clip (854x480, DAVIS's resolution) the way the
-pipeline does: uint8 frames -> normalise -> resize to the working resolution -> model ->
-logits upsampled to 854x480. Prints a markdown table: medians (and best) of interleaved rounds.
+Not a test. Propagation predicts each frame of each object with one forward pass of a clip
+of T object-centred crops (RGB + prior, ``crop_size`` square) that ends at that frame: one
+clip per predicted frame and object. The table gives GFLOPs per clip (= per predicted frame
+and object) and predicted frames/s of the network alone (no flow, cropping or pasting).
+Medians (and best) of interleaved rounds.
 
-    PYTHONPATH=. python benchmarks/bench_model.py [--work-size 96 160] [--threads 2] [--train]
+    PYTHONPATH=. python benchmarks/bench_model.py [--crop 128] [--threads 2] [--train]
 """
 from __future__ import annotations
 
@@ -15,14 +17,12 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 import yaml
 
 from pipeline.models.complexity import complexity
 from pipeline.models.segmenter import build_segmenter
 
 ROOT = Path(__file__).resolve().parents[1]
-FULL_SIZE = (480, 854)
 VARIANTS = {  # name -> backbone overrides of params.yaml's model section
     "default": {},
     "imagenet": {"slow_arch": "efficientnet_lite0", "slow_init": "imagenet"},
@@ -46,20 +46,10 @@ def interleaved_seconds(fns: dict, rounds: int) -> dict[str, list[float]]:
     return times
 
 
-def segment_480p(model, clip: torch.Tensor, work_size: tuple[int, int]) -> torch.Tensor:
-    """clip (1, 3, T, 480, 854) uint8 -> logits (1, C, T, 480, 854)."""
-    x = model.data_preprocessor({"inputs": clip}, False)["inputs"]
-    t = x.shape[2]
-    frames = F.interpolate(x[0].transpose(0, 1), size=work_size, mode="bilinear", antialias=True,
-                           align_corners=False)
-    logits = model(frames.transpose(0, 1)[None])[0].transpose(0, 1)  # (T, C, h, w)
-    return F.interpolate(logits, size=FULL_SIZE, mode="bilinear", align_corners=False).transpose(0, 1)[None]
-
-
 def train_step(model, work_size, batch: int, frames: int):
     """One AdamW step on random data (batch x frames at the working size), as a closure."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    clip = torch.randn(batch, 3, frames, *work_size)
+    clip = torch.randn(batch, 4, frames, *work_size)
     target = torch.randint(0, 2, (batch, frames, *work_size))
 
     def step():
@@ -74,8 +64,8 @@ def train_step(model, work_size, batch: int, frames: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--work-size", type=int, nargs=2, default=None, metavar=("H", "W"),
-                        help="working resolution (default: params.yaml decode height, width)")
+    parser.add_argument("--crop", type=int, default=None,
+                        help="crop size (default: params.yaml model.crop_size)")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
@@ -84,14 +74,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     params = yaml.safe_load(args.params.read_text())
-    work = tuple(args.work_size or (params["decode"]["height"], params["decode"]["width"]))
-    clip = torch.randint(0, 256, (1, 3, args.frames, *FULL_SIZE), dtype=torch.uint8)
+    size = args.crop or params["model"]["crop_size"]
+    work = (size, size)
+    clip = torch.randint(0, 256, (1, 4, args.frames, *work), dtype=torch.uint8)
 
     models, costs = {}, {}
     for variant in args.variants:
         for pathways in ("slow", "fast", "slowfast"):
             cfg = copy.deepcopy(params["model"])
             cfg["pathways"] = pathways
+            cfg["crop_size"] = size
             cfg["backbone"].update(VARIANTS[variant])
             model = build_segmenter(cfg).eval()
             models[variant, pathways] = model
@@ -101,22 +93,21 @@ def main() -> None:
         def run():
             model.eval()
             with torch.no_grad():
-                segment_480p(model, clip, work)
+                model(model.data_preprocessor({"inputs": clip}, False)["inputs"], mode="predict")
         return run
 
     infer_times = interleaved_seconds({k: infer(m) for k, m in models.items()}, args.repeats)
     train_times = (interleaved_seconds({k: train_step(m, work, 4, args.frames) for k, m in models.items()},
                                        max(3, args.repeats // 2)) if args.train else {})
-    header = "| variant | pathways | params (M) | GFLOPs/frame | GFLOPs/clip | fps median (best) |"
+    header = "| variant | pathways | params (M) | GFLOPs/clip | predicted frames/s median (best) |"
     header += " train s/iter median (best) |" if args.train else ""
-    print(f"working resolution {work[0]}x{work[1]}, 854x480 input, T={args.frames}, "
+    print(f"crops {size}x{size}, T={args.frames}, "
           f"{args.threads} threads, {args.repeats} interleaved rounds\n\n{header}\n|"
           + "---|" * (header.count("|") - 1))
     for (variant, pathways), cost in costs.items():
         t = infer_times[variant, pathways]
-        row = (f"| {variant} | {pathways} | {cost['params'] / 1e6:.2f} | {cost['gflops_per_frame']:.3f} | "
-               f"{cost['gflops_per_clip']:.2f} | {args.frames / statistics.median(t):.1f} "
-               f"({args.frames / min(t):.1f}) |")
+        row = (f"| {variant} | {pathways} | {cost['params'] / 1e6:.2f} | {cost['gflops_per_clip']:.3f} | "
+               f"{1 / statistics.median(t):.1f} ({1 / min(t):.1f}) |")
         if args.train:
             tt = train_times[variant, pathways]
             row += f" {statistics.median(tt):.2f} ({min(tt):.2f}) |"

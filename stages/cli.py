@@ -53,10 +53,11 @@ def segment(
     input: Path = typer.Argument(..., help="video file (mp4, avi, mov) or folder of frames"),
     mask: Path = typer.Option(..., "--mask", help="palette or binary PNG mask of frame 0"),
     out: Path = typer.Option(..., "--out", help="folder for PNGs, overlay.mp4, areas.csv"),
-    checkpoint: Path = typer.Option(Path("data/pretrain/model.pth"), help="pretrained weights"),
+    checkpoint: Optional[Path] = typer.Option(
+        None, help="weights written by the pipeline (default: the shipped DAVIS 2016 parent)"),
     steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
-    height: int = typer.Option(240, help="working height (frames are resized for the model)"),
+    height: int = typer.Option(480, help="working height: taller frames are resized to it"),
     width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ) -> None:
@@ -65,9 +66,11 @@ def segment(
 
     from pipeline.engine.osvos import FinetuneConfig
     from pipeline.engine.segment import segment_video
+    from pipeline.weights import PARENT_CHECKPOINT
 
     try:
-        summary = segment_video(input, mask, checkpoint, out, replace(FinetuneConfig(), steps=steps),
+        summary = segment_video(input, mask, checkpoint or PARENT_CHECKPOINT, out,
+                                replace(FinetuneConfig(), steps=steps),
                                 height, width, device, pathways)
     except ValueError as exc:  # SegmentError (bad input) or a checkpoint of other pathways
         typer.echo(f"error: {exc}", err=True)

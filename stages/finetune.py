@@ -24,17 +24,20 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
     from pipeline.fileio import write_json_atomic
     from pipeline.models.complexity import complexity
 
-    p = load_params(params, "finetune", "decode")
+    p = load_params(params, "finetune")
     cfg = FinetuneConfig(**p["finetune"])
     with process_group() as (rank, world):
         mine = run_split(cache, davis, checkpoint, results, cfg, "val", rank, world, device_for(rank))
         timings = {k: v for part in gather(mine, world) for k, v in part.items()}
         if rank != 0:
             return
-    h, w = int(p["decode"]["height"]), int(p["decode"]["width"])
+    # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
+    # that frame): per frame and object, the GFLOPs of the whole clip.
+    model = load_segmenter(checkpoint)
+    clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
     record = {
         "sequences": dict(sorted(timings.items())),
-        "compute": complexity(load_segmenter(checkpoint), cfg.clip_len, h, w) | {"working_size": [h, w]},
+        "compute": clip | {"gflops_per_frame": clip["gflops_per_clip"], "crop_size": model.crop_size},
         "world_size": world,
     }
     write_json_atomic(timing, record)

@@ -19,7 +19,9 @@ TINY_MODEL = {
     "backbone": {"type": "SlowFastBackbone", "alpha": 2, "beta_inv": 4, "stem_width": 8,
                  "widths": [8, 16], "depths": [1, 1], "slow_temporal_kernels": [1, 3]},
     "decoder": {"type": "MultiScaleMaskDecoder", "channels": 8},
-    "loss": {"type": "BalancedCrossEntropyLoss"},
+    "loss": {"type": "CrossEntropyLoss"},
+    "crop_size": 32,
+    "context": 2.0,
 }
 
 

@@ -19,7 +19,7 @@ TINY_PARAMS = {
                                "width": 48, "max_objects": 2, "seed": 5}},
     "decode": {"height": 32, "width": 48},
     "pretrain": {"iters": 4, "batch_size": 1, "clip_len": 4, "checkpoint_interval": 2},
-    "finetune": {"steps": 3, "batch_size": 1, "clip_len": 4, "overlap": 2},
+    "finetune": {"steps": 3, "batch_size": 1, "clip_len": 4},
 }
 
 

@@ -9,7 +9,9 @@ from mmcv.transforms import Compose
 from torch.utils.data import Dataset
 
 from pipeline.data.cache import load_arrays, sequence_table
+from pipeline.data.crops import crop, jitter_box, object_box
 from pipeline.data.davis import VOID
+from pipeline.data.priors import clip_priors, deform_prior
 from pipeline.registry import DATASETS, TRANSFORMS, build
 
 
@@ -52,5 +54,57 @@ class ClipDataset(Dataset):
         results = self.pipeline({"frames": frames[idx], "masks": objectness(masks[idx])})
         return {
             "inputs": torch.from_numpy(np.ascontiguousarray(results["frames"])).permute(3, 0, 1, 2),
+            "data_samples": torch.from_numpy(np.ascontiguousarray(results["masks"])),
+        }
+
+
+@DATASETS.register_module()
+class PropagationClipDataset(ClipDataset):
+    """Object-centred clips with prior masks, for training mask propagation.
+
+    For a clip of ``clip_len`` frames one object of its last frame is drawn; every frame is
+    cropped to the same square box around that object (:func:`object_box`, ``context`` times
+    its larger side, jittered), resampled to ``crop_size``. Each frame gets a prior: its own
+    ground-truth object mask with propagation errors, the same across the clip plus a little
+    per frame (:func:`clip_priors`); with
+    probability ``stale_prob`` the last frame's prior is the *previous* frame's mask, as when
+    the flow misses the motion. Targets: 1 = that object, 0 = background (other objects
+    too), 255 = void or outside the frame.
+
+    Item: ``inputs`` (4, T, S, S) uint8 (RGB + prior x 255), ``data_samples`` (T, S, S).
+    """
+
+    def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
+                 pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
+                 min_side: float = 32.0, stale_prob: float = 0.25, seed: int = 0):
+        super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
+        self.crop_size, self.context, self.min_side = crop_size, context, min_side
+        self.stale_prob, self.seed = stale_prob, seed
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
+        name, start = self.clips[index]
+        frames, masks = self.arrays[name]
+        idx = np.minimum(start + self.tau * np.arange(self.clip_len), len(frames) - 1)
+        ids = [int(i) for i in np.unique(masks[idx[-1]]) if i not in (0, VOID)]
+        obj = int(rng.choice(ids)) if ids else 1
+        target = np.where(masks[idx] == obj, 1, 0).astype(np.uint8)
+        target[masks[idx] == VOID] = VOID
+        box = object_box(target[-1] == 1, self.context, self.min_side)
+        if box is None:  # no object in the last frame: a crop of the whole frame
+            h, w = masks.shape[1:]
+            box = (h / 2, w / 2, float(max(h, w)))
+        box = jitter_box(box, rng)
+        s = self.crop_size
+        crops = crop(frames[idx], box, s)
+        labels = crop(target, box, s, nearest=True, fill=VOID)
+        fg = (labels == 1).astype(np.uint8)
+        priors = clip_priors(fg, rng, rng.uniform(0.0, 1.2))
+        if rng.random() < self.stale_prob and len(fg) > 1:
+            priors[-1] = deform_prior(fg[-2], rng, 0.5)
+        results = self.pipeline({"frames": crops, "masks": labels, "priors": priors})
+        inputs = np.concatenate([results["frames"], results["priors"][..., None] * 255], axis=-1)
+        return {
+            "inputs": torch.from_numpy(np.ascontiguousarray(inputs)).permute(3, 0, 1, 2),
             "data_samples": torch.from_numpy(np.ascontiguousarray(results["masks"])),
         }

@@ -2,7 +2,7 @@
 jitter), one random draw per clip, applied identically to every frame and its mask.
 
 Each transform reads and writes ``results['frames']`` (T, H, W, 3) uint8 and
-``results['masks']`` (T, H, W) uint8 (255 = void) and draws its randomness from
+``results['masks']`` (T, H, W) uint8 (255 = void); the flip also ``results['priors']`` and draws its randomness from
 ``numpy.random`` (seeded by mmengine's ``randomness`` setting, per dataloader worker).
 """
 from __future__ import annotations
@@ -26,6 +26,8 @@ class ClipRandomFlip(BaseTransform):
         if np.random.rand() < self.prob:
             results["frames"] = np.ascontiguousarray(results["frames"][:, :, ::-1])
             results["masks"] = np.ascontiguousarray(results["masks"][:, :, ::-1])
+            if "priors" in results:
+                results["priors"] = np.ascontiguousarray(results["priors"][:, :, ::-1])
         return results
 
 
@@ -107,5 +109,14 @@ def default_clip_augment(jitter: float = 0.2) -> tuple[dict, ...]:
     return (
         {"type": "ClipRandomFlip", "prob": 0.5},
         {"type": "ClipRandomAffine", "scales": (0.8, 1.2), "max_degrees": 10, "max_shift": 0.1},
+        {"type": "ClipColorJitter", "brightness": jitter, "contrast": jitter, "saturation": jitter},
+    )
+
+
+def propagation_augment(jitter: float = 0.2) -> tuple[dict, ...]:
+    """Flip and colour jitter: object-centred crops get their scale and shift from the box
+    jitter of :class:`~pipeline.data.dataset.PropagationClipDataset` instead of an affine."""
+    return (
+        {"type": "ClipRandomFlip", "prob": 0.5},
         {"type": "ClipColorJitter", "brightness": jitter, "contrast": jitter, "saturation": jitter},
     )

@@ -1,17 +1,23 @@
-"""OSVOS one-shot fine-tuning adapted to clips, and sliding-window prediction.
+"""One-shot fine-tuning on frame 0 (OSVOS) and online mask propagation.
 
-Fine-tuning (Caelles et al., CVPR 2017, adapted): start from the pretrained objectness
-model; for a sequence with K objects re-head it to K+1 classes (background + one class per
-object, each initialised from the pretrained foreground: all objects start equal and
-fine-tuning on frame 0 tells them apart; one network per sequence, not one per object,
-so cost does not grow with K). Each step trains on clips in which frame 0 sits at a random
-position ``p`` and the other frames are real neighbours mirrored around it
-(``|t - p| * tau``): the loss is computed only where labelled (frame 0); all other pixels
-are void. Clip-consistent flips, affine jitter and colour jitter augment it. BatchNorm
-statistics stay frozen (batches of one sequence are too small to estimate them).
+Each object is segmented in an object-centred crop (:mod:`pipeline.data.crops`) of a clip
+that *ends* at the frame being predicted, with a 4th input channel, the prior mask: the
+masks already predicted for the clip's past frames, and for the current frame the previous
+prediction warped by optical flow (:mod:`pipeline.engine.flow`). The network's job is to
+correct the propagated mask with what the images show (MaskTrack, Perazzi et al. CVPR 2017,
+with a SlowFast clip network instead of a per-frame one).
 
-Prediction: windows of ``clip_len`` frames with ``overlap``, softmax probabilities averaged
-where windows overlap, upsampled to the original resolution, argmax to ids.
+Fine-tuning (Caelles et al., CVPR 2017, adapted): start from the parent network; each step
+trains on clips that end at frame 0, made of its real neighbours in reverse time (or frame 0
+alone, repeated, as at the start of a sequence), cropped around one object of frame 0 with a
+jittered box, with priors drawn from frame 0's mask with propagation errors
+(:func:`~pipeline.data.priors.deform_prior`). Only frame 0's mask is a target; everything
+else is void. One network per sequence serves every object (a batch item is one object).
+BatchNorm statistics stay frozen.
+
+Prediction (:func:`propagate`): frame by frame, every object in one batch; the objects'
+foreground probabilities are merged by soft aggregation (RGMP, Oh et al. CVPR 2018): each
+object's logit against the background's ``prod(1 - p_k)``, argmax over them.
 """
 from __future__ import annotations
 
@@ -23,9 +29,14 @@ import torch.nn.functional as F
 from mmcv.transforms import Compose
 from torch import nn
 
+from pipeline.data.crops import crop, jitter_box, object_box, paste
 from pipeline.data.davis import VOID
-from pipeline.data.transforms import default_clip_augment
+from pipeline.data.priors import clip_priors
+from pipeline.data.transforms import propagation_augment
+from pipeline.engine.flow import FlowWarper
 from pipeline.registry import TRANSFORMS, build
+
+MIN_SIDE = 32.0  # smallest crop side in working pixels
 
 
 @dataclass(frozen=True)
@@ -36,9 +47,9 @@ class FinetuneConfig:
     batch_size: int = 2
     clip_len: int = 8
     tau: int = 1
-    overlap: int = 4
     seed: int = 0
-    augment: tuple = field(default_factory=lambda: default_clip_augment(0.1))
+    static_prob: float = 0.3
+    augment: tuple = field(default_factory=lambda: propagation_augment(0.1))
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -58,20 +69,39 @@ def frame0_labels(mask0: np.ndarray, object_ids: list[int]) -> np.ndarray:
     return labels
 
 
-def _one_shot_clip(frames, labels0, clip_len, tau, rng) -> dict:
-    p = int(rng.integers(clip_len))
-    idx = np.minimum(np.abs(np.arange(clip_len) - p) * tau, len(frames) - 1)
-    masks = np.full((clip_len,) + labels0.shape, VOID, np.uint8)
-    masks[p] = labels0
-    return {"frames": frames[idx], "masks": masks}
+def _one_shot_clip(frames, labels0, k, clip_len, tau, crop_size, context, static_prob, rng) -> dict:
+    """A training clip ending at frame 0, cropped around object ``k``; only frame 0 labelled."""
+    if rng.random() < static_prob:
+        idx = np.zeros(clip_len, int)
+    else:
+        idx = np.minimum((clip_len - 1 - np.arange(clip_len)) * tau, len(frames) - 1)
+    target = (labels0 == k).astype(np.uint8)
+    target[labels0 == VOID] = VOID
+    box = jitter_box(object_box(target == 1, context, MIN_SIDE), rng)
+    label = crop(target[None], box, crop_size, nearest=True, fill=VOID)[0]
+    fg = (label == 1).astype(np.uint8)
+    masks = np.full((clip_len, crop_size, crop_size), VOID, np.uint8)
+    masks[-1] = label
+    priors = clip_priors(np.repeat(fg[None], clip_len, 0), rng, rng.uniform(0.0, 1.2))
+    return {"frames": crop(frames[idx], box, crop_size), "masks": masks, "priors": priors}
+
+
+def _batch(items: list[dict]) -> dict:
+    inputs = np.stack([np.concatenate([b["frames"], b["priors"][..., None] * 255], -1) for b in items])
+    return {"inputs": torch.from_numpy(inputs).permute(0, 4, 1, 2, 3),
+            "data_samples": torch.from_numpy(np.stack([b["masks"] for b in items]))}
 
 
 def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig,
              device: str = "cpu", progress=None) -> list[float]:
     """Fine-tune ``model`` in place on frame 0 of one sequence; returns the loss per step.
 
-    frames: (T, h, w, 3) uint8 at the working resolution; labels0: (h, w) class indices.
+    frames: (T, h, w, 3) uint8 at the working resolution; labels0: (h, w) class indices
+    0..K (255 void).
     """
+    objects = [int(k) for k in np.unique(labels0) if k not in (0, VOID)]
+    if not objects:
+        raise ValueError("the frame-0 mask is empty: there is no object to fine-tune on")
     rng = np.random.default_rng(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -82,13 +112,10 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
     losses = []
     for _ in range(cfg.steps):
-        batch = [augment(_one_shot_clip(frames, labels0, cfg.clip_len, cfg.tau, rng))
+        batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), cfg.clip_len,
+                                        cfg.tau, model.crop_size, model.context, cfg.static_prob, rng))
                  for _ in range(cfg.batch_size)]
-        data = {
-            "inputs": torch.from_numpy(np.stack([b["frames"] for b in batch])).permute(0, 4, 1, 2, 3),
-            "data_samples": torch.from_numpy(np.stack([b["masks"] for b in batch])),
-        }
-        data = model.data_preprocessor(data, True)
+        data = model.data_preprocessor(_batch(batch), True)
         loss = sum(model(**data, mode="loss").values())
         optimizer.zero_grad()
         loss.backward()
@@ -100,45 +127,86 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     return losses
 
 
-def window_starts(num_frames: int, clip_len: int, overlap: int) -> list[int]:
-    """Window starts covering every frame; the last window is aligned to the end."""
-    if num_frames <= clip_len:
-        return [0]
-    step = max(1, clip_len - overlap)
-    starts = list(range(0, num_frames - clip_len + 1, step))
-    if starts[-1] != num_frames - clip_len:
-        starts.append(num_frames - clip_len)
-    return starts
+def aggregate(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    """(K, H, W) per-object foreground probabilities -> (K+1, H, W) class probabilities.
+
+    Soft aggregation: the background is ``prod(1 - p_k)``; each class's logit is that of its
+    probability, and a softmax over the K+1 logits normalises them.
+    """
+    fg = np.clip(fg, eps, 1 - eps)
+    bg = np.clip(np.prod(1 - fg, axis=0, keepdims=True), eps, 1 - eps)
+    p = np.concatenate([bg, fg])
+    logits = np.log(p) - np.log1p(-p)
+    logits -= logits.max(axis=0, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=0, keepdims=True)
 
 
 @torch.no_grad()
-def predict(model, frames: np.ndarray, clip_len: int, overlap: int,
-            out_size: tuple[int, int] | None = None, device: str = "cpu") -> np.ndarray:
-    """Class probabilities (C, T, H, W) float32 for every frame, averaged over windows.
+def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
+              out_size: tuple[int, int] | None = None, device: str = "cpu",
+              progress=None) -> np.ndarray:
+    """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``.
 
-    frames: (T, h, w, 3) uint8. Sequences shorter than ``clip_len`` are padded by repeating
-    the last frame. ``out_size`` (H, W) upsamples the probabilities bilinearly.
+    frames: (T, h, w, 3) uint8; labels0: (h, w) class indices 0..K (255 void, taken as
+    background). ``out_size`` (H, W): class probabilities are upsampled bilinearly to it
+    before the argmax (default: the working size). Frame 0's output is ``labels0`` itself.
     """
     model.to(device).eval()
-    num = len(frames)
-    padded = frames if num >= clip_len else np.concatenate([frames, frames[-1:].repeat(clip_len - num, 0)])
-    total = None
-    count = np.zeros(len(padded), np.float32)
-    for s in window_starts(len(padded), clip_len, overlap):
-        clip = torch.from_numpy(padded[s : s + clip_len]).permute(3, 0, 1, 2)[None]
-        data = model.data_preprocessor({"inputs": clip}, False)
-        probs = model(data["inputs"], mode="predict")[0]  # (C, T, h, w)
-        if total is None:
-            total = torch.zeros((probs.shape[0], len(padded)) + tuple(probs.shape[2:]))
-        total[:, s : s + clip_len] += probs.cpu()
-        count[s : s + clip_len] += 1
-    probs = (total / torch.from_numpy(count)[None, :, None, None])[:, :num]
-    if out_size is not None and tuple(probs.shape[2:]) != tuple(out_size):
-        probs = F.interpolate(probs, size=out_size, mode="bilinear", align_corners=False)
-    return probs.numpy()
+    num, (h, w) = len(frames), frames.shape[1:3]
+    k_count = int(max((k for k in np.unique(labels0) if k != VOID), default=0))
+    out_size = tuple(out_size or (h, w))
+    ids = np.zeros((num, h, w), np.uint8)  # working-resolution predictions, class indices
+    ids[0] = np.where(labels0 == VOID, 0, labels0)
+    out = np.zeros((num,) + out_size, np.uint8)
+    out[0] = _resize_ids(ids[0], out_size)
+    if k_count == 0:
+        return out
+    s, warper = model.crop_size, FlowWarper()
+    boxes = [object_box(ids[0] == k, model.context, MIN_SIDE) or (h / 2, w / 2, float(max(h, w)))
+             for k in range(1, k_count + 1)]
+    for t in range(1, num):
+        prev = np.stack([(ids[t - 1] == k) for k in range(1, k_count + 1)]).astype(np.float32)
+        prior = warper.warp(prev, frames[t - 1], frames[t]) > 0.5
+        idx = np.maximum(np.arange(t - clip_len + 1, t + 1), 0)
+        clips = []
+        for k in range(k_count):
+            boxes[k] = object_box(prior[k], model.context, MIN_SIDE) or boxes[k]
+            masks = (ids[idx[:-1]] == k + 1).astype(np.uint8)
+            masks = np.concatenate([masks, prior[k][None].astype(np.uint8)])
+            clips.append(np.concatenate([crop(frames[idx], boxes[k], s),
+                                         crop(masks, boxes[k], s, nearest=True)[..., None] * 255], -1))
+        inputs = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
+        data = model.data_preprocessor({"inputs": inputs}, False)
+        fg_crops = model(data["inputs"], mode="predict")[:, 1, -1].float().cpu().numpy()
+        fg = np.stack([paste(fg_crops[k], boxes[k], (h, w)) for k in range(k_count)])
+        probs = aggregate(fg)
+        ids[t] = probs.argmax(0)
+        out[t] = ids[t] if out_size == (h, w) else _upsampled_argmax(probs, out_size)
+        if progress is not None:
+            progress.update(1)
+    return out
+
+
+def _resize_ids(ids: np.ndarray, size) -> np.ndarray:
+    if ids.shape == tuple(size):
+        return ids
+    x = torch.from_numpy(ids)[None, None].float()
+    return F.interpolate(x, size=tuple(size), mode="nearest")[0, 0].byte().numpy()
+
+
+def _upsampled_argmax(probs: np.ndarray, size) -> np.ndarray:
+    x = F.interpolate(torch.from_numpy(probs)[None], size=tuple(size), mode="bilinear",
+                      align_corners=False)
+    return x[0].argmax(0).byte().numpy()
 
 
 def probs_to_ids(probs: np.ndarray, object_ids: list[int]) -> np.ndarray:
     """(C, T, H, W) probabilities -> (T, H, W) uint8 object ids (class k -> object_ids[k-1])."""
+    return classes_to_ids(probs.argmax(axis=0), object_ids)
+
+
+def classes_to_ids(classes: np.ndarray, object_ids: list[int]) -> np.ndarray:
+    """Class indices 0..K -> object ids (class k -> object_ids[k-1])."""
     lut = np.array([0] + list(object_ids), np.uint8)
-    return lut[probs.argmax(axis=0)]
+    return lut[classes]

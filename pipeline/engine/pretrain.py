@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.data.transforms import default_clip_augment
+from pipeline.data.transforms import propagation_augment
 from pipeline.engine.checkpoint import register_trusted_loader, save_model
 from pipeline.engine.dist import runner_dist_kwargs
 from pipeline.engine.hooks import LossCurveHook, ProgressBarHook
@@ -36,7 +36,7 @@ class PretrainConfig:
     checkpoint_interval: int = 100
     seed: int = 0
     num_workers: int = 0
-    augment: tuple = field(default_factory=lambda: default_clip_augment(0.2))
+    augment: tuple = field(default_factory=lambda: propagation_augment(0.2))
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
@@ -75,8 +75,10 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
             num_workers=cfg.num_workers,
             sampler=dict(type="InfiniteSampler", shuffle=True),
             collate_fn=dict(type="default_collate"),
-            dataset=dict(type="sfvos.ClipDataset", cache_dir=str(cache_dir), split="train",
-                         clip_len=cfg.clip_len, tau=cfg.tau, pipeline=list(cfg.augment)),
+            dataset=dict(type="sfvos.PropagationClipDataset", cache_dir=str(cache_dir),
+                         split="train", clip_len=cfg.clip_len, tau=cfg.tau,
+                         pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
+                         context=model_cfg.get("context", 2.0)),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
         optim_wrapper=dict(optimizer=dict(type="AdamW", lr=cfg.lr, weight_decay=cfg.weight_decay)),

@@ -81,7 +81,7 @@ def read_first_mask(path: Path, frame_hw: tuple[int, int]) -> np.ndarray:
 
 
 def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
-                  cfg: FinetuneConfig, height: int = 240, width: int | None = None,
+                  cfg: FinetuneConfig, height: int = 480, width: int | None = None,
                   device: str = "cpu", pathways: str | None = None) -> dict:
     """Fine-tune on frame 0, segment every frame, write PNGs, overlay.mp4 and areas.csv."""
     if not Path(checkpoint).is_file():
@@ -114,7 +114,13 @@ def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
 
 
 def working_size(frame_hw: tuple[int, int], height: int, width: int | None) -> tuple[int, int]:
-    """(height, width); a missing width keeps the aspect ratio, rounded to a multiple of 16."""
+    """(height, width); a missing width keeps the aspect ratio, rounded to a multiple of 16.
+
+    Frames no taller than ``height`` (and no ``width`` given) are used as they are: the
+    network sees object-centred crops, so there is no gain in shrinking them.
+    """
+    if width is None and frame_hw[0] <= height:
+        return tuple(frame_hw)
     if width is None:
         width = max(16, int(round(frame_hw[1] * height / frame_hw[0] / 16)) * 16)
     return height, width

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID, list_sequences, read_mask, write_palette_png
 from pipeline.engine.checkpoint import load_weights
-from pipeline.engine.osvos import FinetuneConfig, finetune, frame0_labels, predict, probs_to_ids
+from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.models import build_segmenter
 
 
@@ -51,13 +51,13 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
     if not object_ids:
         raise ValueError("the frame-0 mask is empty: there is no object to segment")
     model = load_segmenter(checkpoint, pathways)
-    model.set_num_classes(len(object_ids) + 1)
+    labels0 = frame0_labels(mask0_small, object_ids)
     t0 = time.perf_counter()
-    losses = finetune(model, frames, frame0_labels(mask0_small, object_ids), cfg, device, progress)
+    losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
     t1 = time.perf_counter()
-    probs = predict(model, frames, cfg.clip_len, cfg.overlap, out_size=mask0.shape, device=device)
+    classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device)
     t2 = time.perf_counter()
-    ids = probs_to_ids(probs, object_ids)
+    ids = classes_to_ids(classes, object_ids)
     ids[0] = np.where(mask0 == VOID, 0, mask0)
     timing = {
         "finetune_s": t1 - t0,

@@ -48,8 +48,10 @@ def count_macs(model: nn.Module, clip_shape: tuple[int, int, int, int, int]) -> 
 
 
 def complexity(model: nn.Module, frames: int, height: int, width: int) -> dict:
-    """Params and GFLOPs per clip and per frame for a (1, 3, T, H, W) clip."""
-    macs = count_macs(model, (1, 3, frames, height, width))
+    """Params and GFLOPs per clip and per frame for a (1, C, T, H, W) clip (C: the
+    backbone's input channels)."""
+    channels = getattr(getattr(model, "backbone", None), "in_channels", 3)
+    macs = count_macs(model, (1, channels, frames, height, width))
     return {
         "params": count_parameters(model),
         "gflops_per_clip": macs / 1e9,

@@ -6,16 +6,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.models.layers import ConvBNAct3d, Conv3d
+from pipeline.models.slowfast import slow_offset
 from pipeline.registry import MODELS
 
 
 def upsample_time(x: torch.Tensor, frames: int, alpha: int) -> torch.Tensor:
-    """Slow features (B, C, ceil(T/alpha), H, W) -> (B, C, T, H, W), nearest in time.
+    """Slow features (B, C, n, H, W) -> (B, C, T, H, W), nearest in time.
 
-    Slow frame ``j`` was sampled at input frame ``j * alpha`` and stands for frames
-    ``j*alpha .. j*alpha + alpha - 1`` (also when ``alpha`` does not divide ``T``).
+    Slow frame ``j`` was sampled at input frame ``offset + j * alpha`` with
+    ``offset = (T - 1) % alpha`` (:func:`slow_offset`: the last frame is always sampled);
+    frame ``t`` takes the slow frame sampled nearest to it, ties to the later one.
     """
-    index = (torch.arange(frames, device=x.device) // alpha).clamp(max=x.shape[2] - 1)
+    offset = slow_offset(frames, alpha)
+    t = torch.arange(frames, device=x.device)
+    index = torch.div(t - offset + alpha // 2, alpha, rounding_mode="floor").clamp(0, x.shape[2] - 1)
     return x.index_select(2, index)
 
 
@@ -28,7 +32,9 @@ class MultiScaleMaskDecoder(nn.Module):
     slow / fast / slowfast ablation compares backbones only), and the fast features are
     concatenated, projected to ``channels`` and merged top-down. The 1/4 map is refined by a
     (3,3,3) conv (the decoder's only temporal mixing), the 1/2 (stem) projection added for
-    boundary detail, then classified and upsampled bilinearly to the input frame size.
+    boundary detail, concatenated with the prior mask at 1/2 (so that where the prior is
+    right its boundary needs no trip through the encoder), then classified and upsampled
+    bilinearly to the input frame size.
 
     Multi-object (DAVIS 2017) is one softmax over K+1 classes (background + one per object)
     rather than K binary masks: a pixel belongs to one object, one forward pass serves all
@@ -43,7 +49,7 @@ class MultiScaleMaskDecoder(nn.Module):
     """
 
     def __init__(self, slow_channels=None, fast_channels=None, alpha: int = 1, channels: int = 32,
-                 num_classes: int = 2):
+                 num_classes: int = 2, prior_channels: int = 1):
         super().__init__()
         scales = len(slow_channels or fast_channels)
         cin = [(slow_channels[i] if slow_channels else 0) + (fast_channels[i] if fast_channels else 0)
@@ -51,13 +57,15 @@ class MultiScaleMaskDecoder(nn.Module):
         self.alpha = alpha
         self.lateral = nn.ModuleList(Conv3d(c, channels, 1) for c in cin)
         self.refine = ConvBNAct3d(channels, channels, (3, 3, 3))
+        self.prior_channels = prior_channels
+        self.prior_fuse = ConvBNAct3d(channels + prior_channels, channels, (1, 3, 3)) if prior_channels else None
         self.head = Conv3d(channels, num_classes, 1)
 
     @property
     def num_classes(self) -> int:
         return self.head.out_channels
 
-    def forward(self, features, out_size: tuple[int, int, int]) -> torch.Tensor:
+    def forward(self, features, out_size: tuple[int, int, int], prior: torch.Tensor | None = None) -> torch.Tensor:
         frames = out_size[0]
         merged = None
         for scale in reversed(range(len(features))):
@@ -69,7 +77,10 @@ class MultiScaleMaskDecoder(nn.Module):
             if merged is not None:
                 x = x + _resize_frames(merged, x.shape[3:])
             merged = self.refine(x) if scale == 1 else x  # refine at 1/4: 4x cheaper than 1/2
-        logits = self.head(torch.relu(merged))  # (B, C, T, H/2, W/2)
+        merged = torch.relu(merged)
+        if self.prior_fuse is not None:  # the prior mask again at 1/2: its boundary, sharp
+            merged = self.prior_fuse(torch.cat([merged, _resize_frames(prior, merged.shape[3:])], 1))
+        logits = self.head(merged)  # (B, C, T, H/2, W/2)
         return _resize_frames(logits, out_size[1:])
 
 

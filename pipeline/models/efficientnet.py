@@ -128,18 +128,19 @@ TRUNK_ENDS = (1, 3, 5, 11)
 TRUNK_CHANNELS = tuple(block_specs()[end - 1][1] for end in TRUNK_ENDS)
 
 
-def lite0_slow_pathway(lateral: list[int], temporal_kernels: tuple[int, ...]):
+def lite0_slow_pathway(lateral: list[int], temporal_kernels: tuple[int, ...], in_channels: int = 3):
     """Lite0 trunk as 3D modules: (stem, stages), the stem ending at 1/2 after block 0.
 
     ``lateral[i]``: channels concatenated into slow after scale ``i`` (0 without fusion),
     taken by the next stage's first expansion conv. ``temporal_kernels[i]``: depthwise
     temporal kernel of stage ``i`` (1 = per-frame, as the paper's early slow stages).
+    ``in_channels`` beyond RGB (the prior mask) get zero stem weights from ImageNet.
     """
     if len(temporal_kernels) != len(TRUNK_ENDS) - 1:
         raise ValueError(f"efficientnet_lite0 has {len(TRUNK_ENDS) - 1} stages; "
                          f"got {len(temporal_kernels)} temporal kernels")
     specs = block_specs()
-    conv, bn = _conv_bn(3, 3, STEM_CHANNELS, (1, 3, 3), (1, 2, 2))
+    conv, bn = _conv_bn(3, in_channels, STEM_CHANNELS, (1, 3, 3), (1, 2, 2))
     stem = nn.Sequential(conv, bn, nn.ReLU6(inplace=True), MBConv(*specs[0], dims=3))
     stages = nn.ModuleList(
         nn.Sequential(*[

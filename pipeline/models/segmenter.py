@@ -8,7 +8,6 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from pipeline.models.efficientnet import LITE0_MEAN, LITE0_STD
-from pipeline.models.layers import Conv3d
 from pipeline.models.preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.registry import MODELS, build
 
@@ -22,7 +21,12 @@ def input_normalisation(backbone: nn.Module) -> dict:
 
 @MODELS.register_module()
 class SlowFastSegmenter(BaseModel):
-    """Segments every frame of a clip.
+    """Segments one object in every frame of an object-centred clip, given a prior mask.
+
+    The input is a clip of ``crop_size`` x ``crop_size`` crops around the object (box
+    ``context`` times its larger side) with 4 channels: RGB and the prior mask (the previous
+    prediction warped by optical flow). The output is 2-class (background / this object)
+    logits per frame. Multi-object sequences run one object per batch item.
 
     Args:
         pathways: ``slow`` | ``fast`` | ``slowfast``, passed to the backbone (the ablation key).
@@ -31,20 +35,26 @@ class SlowFastSegmenter(BaseModel):
         loss: ``type=`` dict, or a list of them whose values are summed.
         data_preprocessor: ``type=`` dict; its mean / std default to the backbone's
             (ImageNet's for ``light``, Lite0's ``(x - 127) / 128`` for ``efficientnet_lite0``).
+        crop_size: side of the square object crops the network sees (pixels).
+        context: crop side over the object's larger side.
 
-    ``forward(inputs (B,3,T,H,W), data_samples (B,T,H,W), mode)``: ``tensor`` gives logits
+    ``forward(inputs (B,4,T,H,W), data_samples (B,T,H,W), mode)``: ``tensor`` gives logits
     (B, C, T, H, W), ``loss`` a dict of losses, ``predict`` per-pixel class probabilities.
     """
 
     def __init__(self, pathways: str = "slowfast", backbone=None, decoder=None, loss=None,
-                 data_preprocessor=None):
+                 data_preprocessor=None, crop_size: int = 128, context: float = 2.0):
         backbone = build(MODELS, dict(copy.deepcopy(backbone or {"type": "SlowFastBackbone"}),
-                                      pathways=pathways))
+                                      pathways=pathways, in_channels=4))
         # The normalisation the backbone's weights expect, unless the config sets one.
         preprocessor = {"type": "ClipDataPreprocessor", **input_normalisation(backbone),
                         **copy.deepcopy(data_preprocessor or {})}
         super().__init__(data_preprocessor=build(MODELS, preprocessor))
         self.pathways = pathways
+        if crop_size < 2 ** backbone.num_scales or context <= 0:
+            raise ValueError(f"crop_size must be >= {2 ** backbone.num_scales} and context > 0, "
+                             f"got {crop_size}, {context}")
+        self.crop_size, self.context = int(crop_size), float(context)
         self.backbone = backbone
         decoder = dict(
             copy.deepcopy(decoder or {"type": "MultiScaleMaskDecoder"}),
@@ -61,25 +71,9 @@ class SlowFastSegmenter(BaseModel):
     def num_classes(self) -> int:
         return self.decoder.num_classes
 
-    def set_num_classes(self, num_classes: int) -> None:
-        """Re-head for K+1 classes: background from class 0, each object from class 1.
-
-        Used to fine-tune an objectness (2-class) model on a K-object sequence: all objects
-        start as the pretrained foreground and fine-tuning on frame 0 tells them apart.
-        """
-        old = self.decoder.head
-        if num_classes == old.out_channels:
-            return
-        new = Conv3d(old.in_channels, num_classes, 1).to(old.weight.device)
-        src = [0] + [min(1, old.out_channels - 1)] * (num_classes - 1)
-        with torch.no_grad():
-            new.weight.copy_(old.weight[src])
-            new.bias.copy_(old.bias[src])
-        self.decoder.head = new
-
     def forward(self, inputs: torch.Tensor, data_samples: torch.Tensor | None = None,
                 mode: str = "tensor"):
-        logits = self.decoder(self.backbone(inputs), out_size=tuple(inputs.shape[2:]))
+        logits = self.decoder(self.backbone(inputs), out_size=tuple(inputs.shape[2:]), prior=inputs[:, 3:])
         if mode == "tensor":
             return logits
         if mode == "loss":

@@ -57,8 +57,8 @@ class FuseFastToSlow(nn.Module):
         super().__init__()
         self.conv = ConvBNAct3d(fast_channels, 2 * fast_channels, (kernel, 1, 1), (alpha, 1, 1))
 
-    def forward(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
-        lateral = self.conv(fast)
+    def forward(self, slow: torch.Tensor, fast: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        lateral = self.conv(fast[:, :, offset:])  # output j centred on frame offset + j*alpha
         return torch.cat([slow, lateral[:, :, : slow.shape[2]]], dim=1)
 
 
@@ -96,8 +96,13 @@ class SlowFastBackbone(nn.Module):
             weights; lateral input channels start at zero, so at initialisation the slow
             pathway computes the 2D network on each of its frames).
         inflate: ``centre`` or ``mean`` 2D->3D kernel inflation for ``slow_init=imagenet``.
+        in_channels: 3 (RGB) or 4 (RGB + the prior mask of mask propagation).
 
-    Input (B, 3, T, H, W). Output: list of (slow, fast) per scale, stem then stages, with
+    The slow pathway samples every ``alpha``-th frame *ending at the last one* (frames
+    ``T-1, T-1-alpha, ...``): in causal mask propagation the last frame of the clip is the one
+    predicted, and its slow features are its own, not ``alpha - 1`` frames old.
+
+    Input (B, in_channels, T, H, W). Output: list of (slow, fast) per scale, stem then stages, with
     slow (B, C_s, ceil(T/alpha), H_s, W_s) and fast (B, C_s/beta_inv, T, H_s, W_s); an absent
     pathway is ``None``. Scales are 1/2 (stem), then 1/4, 1/8, 1/16.
     """
@@ -116,6 +121,7 @@ class SlowFastBackbone(nn.Module):
         slow_arch: str = "light",
         slow_init: str = "none",
         inflate: str = "centre",
+        in_channels: int = 3,
     ):
         super().__init__()
         _check_choice("pathways", pathways, PATHWAYS)
@@ -129,6 +135,7 @@ class SlowFastBackbone(nn.Module):
         if alpha < 1 or beta_inv < 1:
             raise ValueError(f"alpha and beta_inv must be >= 1, got {alpha}, {beta_inv}")
         self.pathways, self.alpha, self.slow_arch, self.slow_init = pathways, alpha, slow_arch, slow_init
+        self.in_channels = in_channels
         self.use_slow = pathways in ("slow", "slowfast")
         self.use_fast = pathways in ("fast", "slowfast")
         self.fuse = pathways == "slowfast"
@@ -140,14 +147,15 @@ class SlowFastBackbone(nn.Module):
         self.slow_channels = [s + lat for s, lat in zip(slow_w, lateral)] if self.use_slow else None
         self.fast_channels = fast_w if self.use_fast else None
         if self.use_slow and slow_arch == "light":
-            self.slow_stem = ConvBNAct3d(3, stem_width, (1, 7, 7), (1, 2, 2))
+            self.slow_stem = ConvBNAct3d(in_channels, stem_width, (1, 7, 7), (1, 2, 2))
             self.slow_stages = residual_stages(slow_w, depths, slow_temporal_kernels, lateral)
         elif self.use_slow:
-            self.slow_stem, self.slow_stages = lite0_slow_pathway(lateral, tuple(slow_temporal_kernels))
+            self.slow_stem, self.slow_stages = lite0_slow_pathway(lateral, tuple(slow_temporal_kernels),
+                                                                 in_channels)
             if slow_init == "imagenet":
                 load_imagenet_slow(self.slow_stem, self.slow_stages, inflate)
         if self.use_fast:
-            self.fast_stem = ConvBNAct3d(3, fast_w[0], (5, 7, 7), (1, 2, 2))
+            self.fast_stem = ConvBNAct3d(in_channels, fast_w[0], (5, 7, 7), (1, 2, 2))
             self.fast_stages = residual_stages(fast_w, depths, [fast_temporal_kernel] * len(depths))
         if self.fuse:
             self.laterals = nn.ModuleList(FuseFastToSlow(f, alpha, fusion_kernel) for f in fast_w)
@@ -155,8 +163,8 @@ class SlowFastBackbone(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Clear errors for clips the network cannot take, before any conv runs."""
-        if x.ndim != 5 or x.shape[1] != 3:
-            raise ValueError(f"expected a clip (B, 3, T, H, W), got shape {tuple(x.shape)}")
+        if x.ndim != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(f"expected a clip (B, {self.in_channels}, T, H, W), got shape {tuple(x.shape)}")
         t = x.shape[2]
         if self.use_slow and t < self.alpha:
             raise ValueError(
@@ -170,18 +178,24 @@ class SlowFastBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
         self.check_input(x)
-        slow = self.slow_stem(x[:, :, :: self.alpha]) if self.use_slow else None  # (B, C, T/alpha, H/2, W/2)
+        offset = slow_offset(x.shape[2], self.alpha)
+        slow = self.slow_stem(x[:, :, offset :: self.alpha]) if self.use_slow else None  # (B, C, T/alpha, H/2, W/2)
         fast = self.fast_stem(x) if self.use_fast else None  # (B, C/beta, T, H/2, W/2)
         if self.fuse:
-            slow = self.laterals[0](slow, fast)
+            slow = self.laterals[0](slow, fast, offset)
         features = [(slow, fast)]
         for i in range(self.num_scales - 1):
             slow = self.slow_stages[i](slow) if self.use_slow else None
             fast = self.fast_stages[i](fast) if self.use_fast else None
             if self.fuse:
-                slow = self.laterals[i + 1](slow, fast)
+                slow = self.laterals[i + 1](slow, fast, offset)
             features.append((slow, fast))
         return features
+
+
+def slow_offset(frames: int, alpha: int) -> int:
+    """First frame the slow pathway samples: frames ``offset, offset+alpha, ..., frames-1``."""
+    return (frames - 1) % alpha
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

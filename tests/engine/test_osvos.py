@@ -1,56 +1,83 @@
+"""One-shot fine-tuning and online propagation (pipeline.engine.osvos)."""
 import numpy as np
-import pytest
 import torch
 
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.engine.osvos import (
-    FinetuneConfig, finetune, frame0_labels, predict, probs_to_ids, window_starts,
+    FinetuneConfig, aggregate, classes_to_ids, finetune, frame0_labels, propagate,
 )
+from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
-
-
-@pytest.mark.parametrize(
-    "num, clip, overlap, expected",
-    [(8, 8, 4, [0]), (5, 8, 4, [0]), (12, 8, 4, [0, 4]), (13, 8, 4, [0, 4, 5]), (10, 4, 0, [0, 4, 6])],
-)
-def test_window_starts_cover_every_frame(num, clip, overlap, expected):
-    starts = window_starts(num, clip, overlap)
-    assert starts == expected
-    covered = {t for s in starts for t in range(s, min(s + clip, num))}
-    assert covered == set(range(num))
 
 
 def test_frame0_labels_maps_ids_in_order_and_keeps_void():
     mask = np.array([[0, 3, 7], [255, 7, 0]], np.uint8)
     labels = frame0_labels(mask, [3, 7])
     assert labels.tolist() == [[0, 1, 2], [255, 2, 0]]
-    classes = np.where(labels == 255, 0, labels)
-    probs = (np.arange(3)[:, None, None, None] == classes[None, None]).astype(np.float32)
-    assert probs_to_ids(probs, [3, 7])[0].tolist() == [[0, 3, 7], [0, 7, 0]]
+    assert classes_to_ids(np.where(labels == 255, 0, labels), [3, 7]).tolist() == [[0, 3, 7], [0, 7, 0]]
 
 
-def test_predict_averages_windows_and_upsamples(tiny_cache, tiny_model_cfg):
-    torch.manual_seed(0)
-    model = build_segmenter(tiny_model_cfg)
-    frames, _ = load_arrays(tiny_cache, sequence_table(tiny_cache, "val")[0]["name"])
-    probs = predict(model, frames, clip_len=4, overlap=2, out_size=(64, 96))
-    assert probs.shape == (2, len(frames), 64, 96)
-    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-5)
+def test_soft_aggregation_normalises_and_keeps_the_single_object_threshold():
+    p = np.array([0.1, 0.49, 0.51, 0.9], np.float32).reshape(1, 1, 4)
+    probs = aggregate(p)
+    np.testing.assert_allclose(probs.sum(0), 1.0, rtol=1e-5)
+    assert probs.argmax(0).ravel().tolist() == [0, 0, 1, 1]
+    two = aggregate(np.array([[[0.8, 0.6]], [[0.7, 0.9]]], np.float32))
+    assert two.argmax(0).ravel().tolist() == [1, 2]  # the more confident object wins
 
 
-def test_finetune_fits_frame0(tiny_cache, tiny_model_cfg):
+class PriorCopier(torch.nn.Module):
+    """A 'network' that answers its prior: propagation then is flow + crop + paste alone."""
+
+    crop_size, context = 48, 2.0
+
+    def data_preprocessor(self, data, training):
+        return data
+
+    def forward(self, inputs, mode):
+        p = inputs[:, 3:4].float() / 255
+        return torch.cat([1 - p, p], 1)
+
+
+def _moving_squares(num=10, h=96, w=144):
+    """Smooth textured frames with two textured squares moving in opposite directions."""
+    rng = np.random.default_rng(0)
+    smooth = lambda *shape: np.kron(rng.integers(0, 256, shape, np.uint8), np.ones((4, 4, 1), np.uint8))
+    background, texture = smooth(h // 4, w // 4, 3), [smooth(6, 6, 3), smooth(6, 6, 3)]
+    frames, ids = [], []
+    for t in range(num):
+        f, m = background.copy(), np.zeros((h, w), np.uint8)
+        for k, (y, x) in enumerate([(12, 12 + 3 * t), (56, 100 - 2 * t)], start=1):
+            f[y:y + 24, x:x + 24] = texture[k - 1]
+            m[y:y + 24, x:x + 24] = k
+        frames.append(f)
+        ids.append(m)
+    return np.stack(frames), np.stack(ids)
+
+
+def test_propagation_follows_the_flow_of_each_object():
+    frames, ids = _moving_squares()
+    out = propagate(PriorCopier(), frames, ids[0], clip_len=4)
+    assert out.shape == ids.shape and np.array_equal(out[0], ids[0])
+    for k in (1, 2):
+        j = [db_eval_iou(ids[t] == k, out[t] == k) for t in range(1, len(ids))]
+        static = db_eval_iou(ids[-1] == k, ids[0] == k)  # the frame-0 square left in place
+        assert np.mean(j) > 0.5 and j[-1] > static + 0.3, (k, j, static)
+    big = propagate(PriorCopier(), frames, ids[0], clip_len=4, out_size=(120, 180))
+    assert big.shape == (10, 120, 180) and set(np.unique(big)) == {0, 1, 2}
+
+
+def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):
     torch.manual_seed(0)
     model = build_segmenter(tiny_model_cfg)
     name = sequence_table(tiny_cache, "val")[0]["name"]
     frames, masks = load_arrays(tiny_cache, name)
     ids = sorted(int(i) for i in np.unique(masks[0]) if i not in (0, 255))
-    model.set_num_classes(len(ids) + 1)
-    cfg = FinetuneConfig(steps=40, lr=5e-3, batch_size=1, clip_len=4, augment=())
-    losses = finetune(model, frames, frame0_labels(masks[0], ids), cfg)
+    cfg = FinetuneConfig(steps=40, lr=5e-3, batch_size=2, clip_len=4, augment=())
+    labels0 = frame0_labels(masks[0], ids)
+    losses = finetune(model, frames, labels0, cfg)
     assert len(losses) == 40
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
-    pred = probs_to_ids(predict(model, frames, 4, 2), ids)[0]
-    gt = masks[0]
-    inter = np.logical_and(pred > 0, gt > 0).sum()
-    union = np.logical_or(pred > 0, gt > 0).sum()
-    assert inter / union > 0.6
+    out = classes_to_ids(propagate(model, frames, labels0, 4), ids)
+    assert out.shape == masks.shape and np.array_equal(out[0], np.where(masks[0] == 255, 0, masks[0]))
+    assert db_eval_iou(masks[1] > 0, out[1] > 0) > 0.5

@@ -77,7 +77,7 @@ def test_torchrun_two_processes_pretrain_and_finetune(tiny_cache, tiny_davis, tm
     params = {
         "model": TINY_MODEL,
         "pretrain": {"iters": 4, "checkpoint_interval": 2, "batch_size": 1, "clip_len": 4},
-        "finetune": {"steps": 2, "batch_size": 1, "clip_len": 4, "overlap": 2},
+        "finetune": {"steps": 2, "batch_size": 1, "clip_len": 4},
         "decode": {"height": 32, "width": 48},
     }
     (tmp_path / "params.yaml").write_text(json.dumps(params))

@@ -22,4 +22,5 @@ def tiny_cfg():
         },
         "decoder": {"type": "MultiScaleMaskDecoder", "channels": 8},
         "loss": {"type": "BalancedCrossEntropyLoss"},
+        "crop_size": 32,
     }

@@ -73,7 +73,7 @@ def test_inflated_slow_pathway_is_the_2d_network_on_each_slow_frame(lite0, pathw
     clip = torch.randn(1, 3, 8, 64, 64)
     with torch.no_grad():
         feats = model(clip)
-        frames = clip[0, :, ::2].transpose(0, 1)  # (T/alpha, 3, H, W)
+        frames = clip[0, :, 1::2].transpose(0, 1)  # (T/alpha, 3, H, W), ending at the last frame
         ref = _lite0_2d_scales(lite0, frames)
     for (slow, _), expected in zip(feats, ref):
         got = slow[0, : expected.shape[1]].transpose(0, 1)
@@ -93,7 +93,7 @@ def test_imagenet_variant_uses_lite0_normalisation_and_can_learn_laterals(tiny_c
     model = build_segmenter(cfg)
     pre = model.data_preprocessor({"inputs": torch.full((1, 3, 4, 64, 64), 127, dtype=torch.uint8)})
     assert pre["inputs"].abs().max() < 1e-6  # (127 - 127) / 128
-    clip, target = torch.randn(1, 3, 4, 64, 64), torch.randint(0, 2, (1, 4, 64, 64))
+    clip, target = torch.randn(1, 4, 4, 64, 64), torch.randint(0, 2, (1, 4, 64, 64))
     sum(model(clip, target, mode="loss").values()).backward()
     expand = model.backbone.slow_stages[0][0]._expand_conv
     lateral_in = expand.weight[:, 16:]  # the 2*C_fast lateral channels after Lite0's 16

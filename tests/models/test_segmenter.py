@@ -21,7 +21,7 @@ def test_params_yaml_model_section_builds_and_round_trips(tmp_path):
     saved = torch.load(path, weights_only=True)
     again = build_segmenter(yaml.safe_load(yaml.safe_dump(saved["model_cfg"])))
     again.load_state_dict(saved["state_dict"], strict=True)
-    clip = torch.randn(1, 3, 8, 32, 32)
+    clip = torch.randn(1, 4, 8, 32, 32)
     torch.testing.assert_close(again.eval()(clip), model.eval()(clip))
 
 
@@ -37,7 +37,7 @@ def test_pathways_key_switches_the_backbone(tiny_cfg, pathways):
 def test_loss_and_predict_modes(tiny_cfg):
     tiny_cfg["loss"] = [{"type": "BalancedCrossEntropyLoss"}, {"type": "DiceLoss", "loss_weight": 0.5}]
     model = build_segmenter(tiny_cfg)
-    clip, target = torch.randn(2, 3, 8, 32, 32), torch.randint(0, 2, (2, 8, 32, 32))
+    clip, target = torch.randn(2, 4, 8, 32, 32), torch.randint(0, 2, (2, 8, 32, 32))
     losses = model(clip, target, mode="loss")
     assert set(losses) == {"loss_BalancedCrossEntropyLoss", "loss_DiceLoss"}
     probs = model(clip, mode="predict")
@@ -46,16 +46,21 @@ def test_loss_and_predict_modes(tiny_cfg):
         model(clip, mode="logits")
 
 
-def test_set_num_classes_starts_every_object_as_the_foreground(tiny_cfg):
+def test_prior_channel_is_scaled_and_reaches_the_decoder_at_half_resolution(tiny_cfg):
     model = build_segmenter(tiny_cfg).eval()
-    clip = torch.randn(1, 3, 8, 32, 32)
-    before = model(clip)
-    model.set_num_classes(4)
-    after = model(clip)
-    assert model.num_classes == 4 and after.shape[1] == 4
-    torch.testing.assert_close(after[:, 0], before[:, 0])
-    for k in (1, 2, 3):
-        torch.testing.assert_close(after[:, k], before[:, 1])
+    assert model.backbone.in_channels == 4 and model.decoder.prior_fuse is not None
+    clip = torch.zeros(1, 4, 8, 32, 32, dtype=torch.uint8)
+    clip[:, 3, :, 8:24, 8:24] = 255
+    x = model.data_preprocessor({"inputs": clip})["inputs"]
+    assert x[0, 3].unique().tolist() == [-1.0, 1.0]  # background -1, object +1
+    other = x.clone()
+    other[:, 3] = -other[:, 3]  # another prior, same images: another answer
+    assert not torch.allclose(model(x), model(other))
+
+
+def test_bad_crop_size_fails_clearly(tiny_cfg):
+    with pytest.raises(ValueError, match="crop_size must be >= 16"):
+        build_segmenter({**tiny_cfg, "crop_size": 8})
 
 
 def test_mac_count_matches_a_hand_computed_conv():
@@ -83,4 +88,4 @@ def test_imagenet_variant_is_two_set_param_overrides_of_params_yaml():
     # Lite0 trunk channels 16, 24, 40, 112 plus 2 * C/beta_inv lateral channels (beta_inv=4)
     assert model.backbone.slow_channels == [16 + 8, 24 + 12, 40 + 20, 112 + 56]
     torch.testing.assert_close(model.data_preprocessor.mean.flatten(), torch.full((3,), 127 / 255))
-    assert model(torch.randn(1, 3, 8, 32, 32)).shape == (1, 2, 8, 32, 32)
+    assert model(torch.randn(1, 4, 8, 32, 32)).shape == (1, 2, 8, 32, 32)

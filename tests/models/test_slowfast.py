@@ -17,7 +17,7 @@ def backbone(model_cfg: dict, **kw) -> SlowFastBackbone:
 def test_feature_and_logit_shapes(tiny_cfg, pathways, frames, alpha):
     tiny_cfg["backbone"]["alpha"] = alpha
     model = build_segmenter({**tiny_cfg, "pathways": pathways}).eval()
-    clip = torch.randn(2, 3, frames, 32, 48)
+    clip = torch.randn(2, 4, frames, 32, 48)
     feats = model.backbone(clip)
     slow_frames = -(-frames // alpha)
     fast_w = [2, 2, 4, 4]  # (8, 8, 16, 16) / beta_inv
@@ -39,12 +39,12 @@ def test_feature_and_logit_shapes(tiny_cfg, pathways, frames, alpha):
 def test_clip_shorter_than_alpha_fails_at_entry(tiny_cfg, pathways):
     model = build_segmenter({**tiny_cfg, "pathways": pathways})
     with pytest.raises(ValueError, match="shorter than alpha=4"):
-        model(torch.randn(1, 3, 3, 32, 32))
+        model(torch.randn(1, 4, 3, 32, 32))
 
 
 def test_fast_pathway_takes_any_clip_length(tiny_cfg):
     model = build_segmenter({**tiny_cfg, "pathways": "fast"})
-    assert model(torch.randn(1, 3, 1, 32, 32)).shape == (1, 2, 1, 32, 32)
+    assert model(torch.randn(1, 4, 1, 32, 32)).shape == (1, 2, 1, 32, 32)
 
 
 def test_too_small_frames_and_bad_options_fail_clearly(tiny_cfg):
@@ -62,7 +62,7 @@ def test_too_small_frames_and_bad_options_fail_clearly(tiny_cfg):
 
 def test_gradients_reach_both_pathways_and_every_lateral(tiny_cfg):
     model = build_segmenter(tiny_cfg)
-    clip = torch.randn(2, 3, 8, 32, 32)
+    clip = torch.randn(2, 4, 8, 32, 32)
     target = torch.randint(0, 2, (2, 8, 32, 32))
     sum(model(clip, target, mode="loss").values()).backward()
     bb = model.backbone

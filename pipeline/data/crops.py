@@ -1,0 +1,57 @@
+"""Object-centred square crops: the segmenter sees each object at a fixed ``crop_size``.
+
+A box is ``(cy, cx, side)`` in frame pixels: a square of ``side`` centred on the object.
+:func:`object_box` makes it ``context`` times the object's larger side (never under
+``min_side``), so a small object (a far car) gets as many pixels as a large one; the output
+stride of the network then no longer limits small objects (on DAVIS 2016 the ground truth
+reduced to a 1/16 grid of a 128x224 frame scores J&F 0.21 on drift-chicane; around a crop of
+twice its box, 0.92). Crops are affine resamplings (OpenCV ``warpAffine``): frames bilinear,
+masks nearest; what lies outside the frame is black in frames and ``fill`` in masks.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+Box = tuple[float, float, float]
+
+
+def object_box(mask: np.ndarray, context: float = 2.0, min_side: float = 32.0) -> Box | None:
+    """The square box around the non-zero pixels of ``mask``; ``None`` when it is empty."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    side = max(context * max(y1 - y0, x1 - x0), min_side)
+    return (float(y0 + y1) / 2, float(x0 + x1) / 2, float(side))
+
+
+def jitter_box(box: Box, rng: np.random.Generator, shift: float = 0.1,
+               scale: tuple[float, float] = (0.8, 1.25)) -> Box:
+    """Random centre shift (+-``shift`` of the side) and side scale, as training augmentation."""
+    cy, cx, side = box
+    dy, dx = rng.uniform(-shift, shift, 2) * side
+    return (cy + dy, cx + dx, side * rng.uniform(*scale))
+
+
+def crop_matrix(box: Box, size: int) -> np.ndarray:
+    """2x3 affine map from frame pixels to ``size`` x ``size`` crop pixels."""
+    cy, cx, side = box
+    s = size / side
+    return np.array([[s, 0, size / 2 - cx * s], [0, s, size / 2 - cy * s]], np.float64)
+
+
+def crop(images: np.ndarray, box: Box, size: int, nearest: bool = False, fill: int = 0) -> np.ndarray:
+    """(T, H, W[, C]) -> (T, size, size[, C]) crops of one box."""
+    m = crop_matrix(box, size)
+    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    return np.stack([cv2.warpAffine(im, m, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                                    borderValue=fill) for im in images])
+
+
+def paste(crop_map: np.ndarray, box: Box, frame_hw: tuple[int, int]) -> np.ndarray:
+    """A (size, size) float map back to the frame (H, W), bilinear; 0 outside the box."""
+    m = crop_matrix(box, crop_map.shape[0])
+    h, w = frame_hw
+    return cv2.warpAffine(crop_map, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -1,0 +1,51 @@
+"""Dense optical flow (OpenCV's DIS, Kroeger et al. ECCV 2016) and backward warping of masks.
+
+The previous frame's mask warped to the current frame is the segmenter's prior: on DAVIS
+2016 the previous frame's *true* mask warped this way already scores J&F 0.95-0.99, so
+propagation leaves the network only the errors to fix.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+class FlowWarper:
+    """``warp(prev_map, prev_frame, frame)``: ``prev_map`` moved to ``frame`` by DIS flow.
+
+    DIS's presets stop at a quarter of the resolution (finest scale 2), which loses small
+    and fast objects, and on a small frame (the synthetic 96x160) little motion is found at
+    all. The finest scale here follows the frame: 1 at 480p, 0 at 240p and below. Measured
+    on DAVIS 2016 (previous frame's true mask, warped): J 0.947 on drift-chicane and 0.983
+    on blackswan at finest scale 1, vs 0.919 and 0.980 at the preset's 2.
+    """
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST):
+        self.dis = cv2.DISOpticalFlow_create(preset)
+        self.finest = None
+
+    def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""
+        finest = finest_scale(frame.shape[:2])
+        if finest != self.finest:
+            self.dis.setFinestScale(finest)
+            self.finest = finest
+        flow = self.dis.calc(_gray(frame), _gray(prev_frame), None)  # frame -> prev_frame
+        h, w = flow.shape[:2]
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        return gx + flow[..., 0], gy + flow[..., 1]
+
+    def warp(self, prev_maps: np.ndarray, prev_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """(K, H, W) float32 maps of ``prev_frame`` -> the same maps at ``frame``, bilinear."""
+        mx, my = self.backward_maps(prev_frame, frame)
+        return np.stack([cv2.remap(m, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                         for m in prev_maps])
+
+
+def finest_scale(frame_hw: tuple[int, int]) -> int:
+    """DIS's finest pyramid level for a frame: 1 at 480p, 0 at 240p and below."""
+    return max(0, int(round(np.log2(min(frame_hw) / 240))))
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
