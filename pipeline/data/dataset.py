@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.crops import crop, jitter_box, object_box
 from pipeline.data.davis import VOID
-from pipeline.data.priors import clip_priors, deform_prior
+from pipeline.data.priors import clip_priors, deform_prior, with_prior
 from pipeline.registry import DATASETS, TRANSFORMS, build
 
 
@@ -76,10 +76,10 @@ class PropagationClipDataset(ClipDataset):
 
     def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
                  pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
-                 min_side: float = 32.0, stale_prob: float = 0.25, seed: int = 0):
+                 min_side: float = 32.0, stale_prob: float = 0.25):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
         self.crop_size, self.context, self.min_side = crop_size, context, min_side
-        self.stale_prob, self.seed = stale_prob, seed
+        self.stale_prob = stale_prob
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
@@ -103,7 +103,7 @@ class PropagationClipDataset(ClipDataset):
         if rng.random() < self.stale_prob and len(fg) > 1:
             priors[-1] = deform_prior(fg[-2], rng, 0.5)
         results = self.pipeline({"frames": crops, "masks": labels, "priors": priors})
-        inputs = np.concatenate([results["frames"], results["priors"][..., None] * 255], axis=-1)
+        inputs = with_prior(results["frames"], results["priors"])
         return {
             "inputs": torch.from_numpy(np.ascontiguousarray(inputs)).permute(3, 0, 1, 2),
             "data_samples": torch.from_numpy(np.ascontiguousarray(results["masks"])),

@@ -75,6 +75,12 @@ def deform_prior(mask: np.ndarray, rng: np.random.Generator, strength: float = 1
     return apply_errors(mask, draw_errors(rng, strength), rng)
 
 
+def with_prior(frames: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """The segmenter's input encoding: (T, H, W, 3) RGB and (T, H, W) binary priors ->
+    (T, H, W, 4) uint8, the prior as 0 / 255."""
+    return np.concatenate([frames, priors[..., None].astype(np.uint8) * 255], axis=-1)
+
+
 def clip_priors(masks: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
                 jitter: float = 0.2) -> np.ndarray:
     """Priors for a clip of (T, H, W) masks: one shared error draw for the clip, then a small

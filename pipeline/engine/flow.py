@@ -23,6 +23,7 @@ class FlowWarper:
     def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST):
         self.dis = cv2.DISOpticalFlow_create(preset)
         self.finest = None
+        self.grid = None  # pixel coordinates of the last frame size, reused frame to frame
 
     def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""
@@ -32,7 +33,9 @@ class FlowWarper:
             self.finest = finest
         flow = self.dis.calc(_gray(frame), _gray(prev_frame), None)  # frame -> prev_frame
         h, w = flow.shape[:2]
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        if self.grid is None or self.grid[0].shape != (h, w):
+            self.grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        gx, gy = self.grid
         return gx + flow[..., 0], gy + flow[..., 1]
 
     def warp(self, prev_maps: np.ndarray, prev_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:

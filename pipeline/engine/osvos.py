@@ -11,7 +11,7 @@ Fine-tuning (Caelles et al., CVPR 2017, adapted): start from the parent network;
 trains on clips that end at frame 0, made of its real neighbours in reverse time (or frame 0
 alone, repeated, as at the start of a sequence), cropped around one object of frame 0 with a
 jittered box, with priors drawn from frame 0's mask with propagation errors
-(:func:`~pipeline.data.priors.deform_prior`). Only frame 0's mask is a target; everything
+(:func:`~pipeline.data.priors.clip_priors`). Only frame 0's mask is a target; everything
 else is void. One network per sequence serves every object (a batch item is one object).
 BatchNorm statistics stay frozen.
 
@@ -31,12 +31,10 @@ from torch import nn
 
 from pipeline.data.crops import crop, jitter_box, object_box, paste
 from pipeline.data.davis import VOID
-from pipeline.data.priors import clip_priors
+from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import propagation_augment
 from pipeline.engine.flow import FlowWarper
 from pipeline.registry import TRANSFORMS, build
-
-MIN_SIDE = 32.0  # smallest crop side in working pixels
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def _one_shot_clip(frames, labels0, k, clip_len, tau, crop_size, context, static
         idx = np.minimum((clip_len - 1 - np.arange(clip_len)) * tau, len(frames) - 1)
     target = (labels0 == k).astype(np.uint8)
     target[labels0 == VOID] = VOID
-    box = jitter_box(object_box(target == 1, context, MIN_SIDE), rng)
+    box = jitter_box(object_box(target == 1, context), rng)
     label = crop(target[None], box, crop_size, nearest=True, fill=VOID)[0]
     fg = (label == 1).astype(np.uint8)
     masks = np.full((clip_len, crop_size, crop_size), VOID, np.uint8)
@@ -87,7 +85,7 @@ def _one_shot_clip(frames, labels0, k, clip_len, tau, crop_size, context, static
 
 
 def _batch(items: list[dict]) -> dict:
-    inputs = np.stack([np.concatenate([b["frames"], b["priors"][..., None] * 255], -1) for b in items])
+    inputs = np.stack([with_prior(b["frames"], b["priors"]) for b in items])
     return {"inputs": torch.from_numpy(inputs).permute(0, 4, 1, 2, 3),
             "data_samples": torch.from_numpy(np.stack([b["masks"] for b in items]))}
 
@@ -163,7 +161,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     if k_count == 0:
         return out
     s, warper = model.crop_size, FlowWarper()
-    boxes = [object_box(ids[0] == k, model.context, MIN_SIDE) or (h / 2, w / 2, float(max(h, w)))
+    boxes = [object_box(ids[0] == k, model.context) or (h / 2, w / 2, float(max(h, w)))
              for k in range(1, k_count + 1)]
     for t in range(1, num):
         prev = np.stack([(ids[t - 1] == k) for k in range(1, k_count + 1)]).astype(np.float32)
@@ -171,11 +169,10 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
         idx = np.maximum(np.arange(t - clip_len + 1, t + 1), 0)
         clips = []
         for k in range(k_count):
-            boxes[k] = object_box(prior[k], model.context, MIN_SIDE) or boxes[k]
+            boxes[k] = object_box(prior[k], model.context) or boxes[k]
             masks = (ids[idx[:-1]] == k + 1).astype(np.uint8)
             masks = np.concatenate([masks, prior[k][None].astype(np.uint8)])
-            clips.append(np.concatenate([crop(frames[idx], boxes[k], s),
-                                         crop(masks, boxes[k], s, nearest=True)[..., None] * 255], -1))
+            clips.append(with_prior(crop(frames[idx], boxes[k], s), crop(masks, boxes[k], s, nearest=True)))
         inputs = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
         data = model.data_preprocessor({"inputs": inputs}, False)
         fg_crops = model(data["inputs"], mode="predict")[:, 1, -1].float().cpu().numpy()
@@ -199,11 +196,6 @@ def _upsampled_argmax(probs: np.ndarray, size) -> np.ndarray:
     x = F.interpolate(torch.from_numpy(probs)[None], size=tuple(size), mode="bilinear",
                       align_corners=False)
     return x[0].argmax(0).byte().numpy()
-
-
-def probs_to_ids(probs: np.ndarray, object_ids: list[int]) -> np.ndarray:
-    """(C, T, H, W) probabilities -> (T, H, W) uint8 object ids (class k -> object_ids[k-1])."""
-    return classes_to_ids(probs.argmax(axis=0), object_ids)
 
 
 def classes_to_ids(classes: np.ndarray, object_ids: list[int]) -> np.ndarray:
