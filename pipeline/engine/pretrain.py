@@ -5,6 +5,10 @@ The mmengine Runner does the loop, the optimiser, checkpointing every
 continues from the last checkpoint in ``work_dir``. A run with a different configuration
 (or data, or library code) starts afresh: ``work_dir`` carries a fingerprint of all three,
 so a stage that DVC re-runs because something changed never resumes a stale run.
+
+On the CPU the run is deterministic (same params, same weights). On a GPU it is not:
+PyTorch has no deterministic CUDA kernel for the bilinear upsampling's backward pass, so
+mmengine's deterministic mode is only asked for on the CPU.
 """
 from __future__ import annotations
 
@@ -57,8 +61,12 @@ def _prepare_work_dir(work_dir: Path, fingerprint: str) -> None:
 
 
 def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
-             model_cfg: dict, cfg: PretrainConfig, launcher: str = "none") -> Path:
-    """Train on the train split's clips; write the final weights to ``model_out``."""
+             model_cfg: dict, cfg: PretrainConfig, launcher: str = "none", hooks=()) -> Path:
+    """Train on the train split's clips; write the final weights to ``model_out``.
+
+    ``hooks``: extra mmengine hooks (e.g. a schedule of the caller's own).
+    """
+    import torch
     from mmengine.runner import Runner
 
     import pipeline.models  # noqa: F401  (registers the sfvos model types)
@@ -73,6 +81,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
         train_dataloader=dict(
             batch_size=cfg.batch_size,
             num_workers=cfg.num_workers,
+            persistent_workers=cfg.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
             sampler=dict(type="InfiniteSampler", shuffle=True),
             collate_fn=dict(type="default_collate"),
             dataset=dict(type="sfvos.PropagationClipDataset", cache_dir=str(cache_dir),
@@ -89,8 +99,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                             interval=cfg.checkpoint_interval, max_keep_ckpts=2),
             logger=dict(type="LoggerHook", interval=20),
         ),
-        custom_hooks=[ProgressBarHook("pretrain"), LossCurveHook(loss_curve)],
-        randomness=dict(seed=cfg.seed, deterministic=True),
+        custom_hooks=[ProgressBarHook("pretrain"), LossCurveHook(loss_curve), *hooks],
+        randomness=dict(seed=cfg.seed, deterministic=not torch.cuda.is_available()),
         launcher=launcher,
         experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}",
         **runner_dist_kwargs(launcher),

@@ -73,7 +73,8 @@ class SlowFastSegmenter(BaseModel):
 
     def forward(self, inputs: torch.Tensor, data_samples: torch.Tensor | None = None,
                 mode: str = "tensor"):
-        logits = self.decoder(self.backbone(inputs), out_size=tuple(inputs.shape[2:]), prior=inputs[:, 3:])
+        logits = self.decoder(self.backbone(inputs), out_size=tuple(inputs.shape[2:]),
+                              prior=inputs[:, 3:], image=inputs[:, :3])
         if mode == "tensor":
             return logits
         if mode == "loss":
