@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -236,11 +237,14 @@ INJECTED = {  # arguments a parent sets itself: a params.yaml value would be ign
 
 
 def _check_type_dict(cfg, key: str, injected=frozenset()) -> None:
-    from pipeline.registry import MODELS
+    from mmengine.registry import DefaultScope
+
+    from pipeline.registry import MODELS, SCOPE
 
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{key}: expected a mapping with a type: key, got {cfg!r}; fix params.yaml")
-    cls = MODELS.get(cfg["type"])
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        cls = MODELS.get(cfg["type"])
     if cls is None:
         raise ConfigError(f"{key}.type: {cfg['type']!r} is not a registered model type; one of "
                           f"{', '.join(sorted(MODELS.module_dict))}; fix params.yaml")
@@ -267,14 +271,21 @@ def _check_type_dict(cfg, key: str, injected=frozenset()) -> None:
 
 def check_model(cfg: dict):
     """Check the ``model:`` section key by key, then build it: the built segmenter."""
+    from mmengine.logging import MMLogger
+
     import pipeline.models  # noqa: F401  (registers the model types)
     from pipeline.models import build_segmenter
 
     _check_type_dict(cfg, "model")
+    logger = MMLogger.get_current_instance()  # its registry warns about our scope on stdout
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         return build_segmenter(cfg)
     except (ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"model: {exc}; fix the model section of params.yaml") from None
+    finally:
+        logger.setLevel(level)
 
 
 def check_clip_len(key: str, clip_len: int, backbone) -> None:
