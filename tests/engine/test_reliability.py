@@ -37,14 +37,6 @@ class NanAfterLoss(CrossEntropyLoss):
         return loss * float("nan") if self.calls > self.after else loss
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "model.pth"
-    save_model(path, build_segmenter(TINY_MODEL), TINY_MODEL)
-    return path
-
-
 def _pngs(results):
     return {p.relative_to(results).as_posix(): p.read_bytes() for p in sorted(results.rglob("*.png"))}
 

@@ -22,14 +22,6 @@ H, W = 32, 48
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "model.pth"
-    save_model(path, build_segmenter(TINY_MODEL), TINY_MODEL)
-    return path
-
-
-@pytest.fixture(scope="module")
 def frames(tmp_path_factory):
     folder = tmp_path_factory.mktemp("frames")
     for t in range(4):
