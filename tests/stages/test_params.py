@@ -9,8 +9,7 @@ import yaml
 from pipeline.errors import ConfigError
 from stages import decode, download, evaluate, finetune, pretrain
 from stages.params import SECTIONS, load_params
-from tests.conftest import REPO
-from tests.stages.conftest import repo_params, set_key
+from tests.stages.conftest import committed_params, repo_params, set_key
 
 STAGES = {"download": download.main, "decode": decode.main, "pretrain": pretrain.main,
           "finetune": finetune.main, "evaluate": evaluate.main}
@@ -100,7 +99,7 @@ def test_pretrain_library_checks_the_model_before_it_clears_the_work_dir(tiny_ca
 
 def test_params_yaml_writes_the_dataclass_defaults():
     """One set of defaults: a key left out of params.yaml means what params.yaml documents."""
-    written = yaml.safe_load((REPO / "params.yaml").read_text())
+    written = committed_params()
     for section, cls in SECTIONS.items():
         defaults = {k: v for k, v in asdict(cls()()).items() if k in written[section]}
         assert yaml.safe_load(yaml.safe_dump(defaults)) == written[section], section
@@ -108,7 +107,7 @@ def test_params_yaml_writes_the_dataclass_defaults():
 
 
 def test_a_deleted_key_takes_the_documented_default(tmp_path):
-    documented = yaml.safe_load((REPO / "params.yaml").read_text())["pretrain"]["iters"]
+    documented = committed_params()["pretrain"]["iters"]
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(set_key(repo_params(), "pretrain.iters", ...)))
     assert load_params(path, "pretrain")["pretrain"].iters == documented == 400
