@@ -133,7 +133,7 @@ def _unknown(key: str, known) -> ConfigError:
 
 
 def _check_value(key: str, value, kind):
-    """``value`` as ``kind`` (int, float, str, a list or tuple of ints), or a ConfigError."""
+    """``value`` as ``kind`` (int, float, str, tuple: a list of numbers), or a ConfigError."""
     optional = typing.get_origin(kind) in (typing.Union, types.UnionType)
     if optional:
         if value is None:
@@ -147,10 +147,10 @@ def _check_value(key: str, value, kind):
     ok = {int: isinstance(value, int) and not isinstance(value, bool),
           float: isinstance(value, (int, float)) and not isinstance(value, bool),
           str: isinstance(value, str),
-          tuple: isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)}
+          tuple: isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value)}
     if not ok.get(kind, True):
         name = {int: "an integer", float: "a number", str: "a string",
-                tuple: "a list of integers"}[kind]
+                tuple: "a list of numbers"}[kind]
         raise ConfigError(f"{key}: expected {name}{' or null' if optional else ''}, got {value!r}; "
                           "fix params.yaml")
     return float(value) if kind is float else value

@@ -117,7 +117,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
         data = model.data_preprocessor(_batch(batch), True)
         loss = sum(model(**data, mode="loss").values())
         if not torch.isfinite(loss):  # stop before the update spoils the weights
-            raise TrainingDivergedError(f"finetune step {step + 1}: the loss is {float(loss)}; "
+            raise TrainingDivergedError(f"finetune step {step + 1}: the loss is {float(loss.detach())}; "
                                         "fine-tuning stopped; lower finetune.lr")
         optimizer.zero_grad()
         loss.backward()

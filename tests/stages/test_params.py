@@ -28,7 +28,7 @@ CASES = {
     "negative finetune steps": ("finetune", "finetune.steps", -5, "finetune.steps: -5 must be >= 0"),
     "fraction above 1": ("finetune", "finetune.static_prob", 1.5, "finetune.static_prob: 1.5 must be in [0, 1]"),
     "text for a number": ("pretrain", "pretrain.lr", "fast", "pretrain.lr: expected a number, got 'fast'"),
-    "number for a list": ("pretrain", "model.backbone.widths", 8, "model.backbone.widths: expected a list"),
+    "number for a list": ("pretrain", "model.backbone.widths", 8, "model.backbone.widths: expected a list of numbers"),
     "unknown pathways": ("pretrain", "model.pathways", "bogus",
                          "model.pathways: 'bogus' is not one of slow, fast, slowfast"),
     "unknown model type": ("pretrain", "model.decoder.type", "Nope", "model.decoder.type: 'Nope' is not a registered"),
