@@ -1,36 +1,37 @@
-"""What every stage command shares: reading its ``params.yaml`` sections, reporting data errors."""
+"""What every command shares: one line on stderr and exit code 2 for an expected failure."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from pathlib import Path
 
-import yaml
+from pipeline.errors import SfvosError
 
-from pipeline.data.davis import DavisError
-
-
-def load_params(path: Path, *sections: str) -> dict:
-    """The named top-level sections of ``params.yaml`` (a clear error if one is missing)."""
-    params = yaml.safe_load(Path(path).read_text()) or {}
-    missing = [s for s in sections if s not in params]
-    if missing:
-        raise SystemExit(f"{path}: missing section(s) {', '.join(missing)}")
-    return {s: params[s] for s in sections}
+DEBUG_ENV = "SFVOS_DEBUG"
 
 
-def data_errors_exit(main):
-    """Wrap a stage ``main``: a :class:`DavisError` prints ``error: <one line>``, exits 2.
+def debug_enabled() -> bool:
+    """``SFVOS_DEBUG=1`` (what ``sfvos --debug`` sets): tracebacks for expected errors too."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
-    The message already names the file, the problem and the fix; a traceback adds nothing.
+
+def one_line_errors(main):
+    """Wrap a command: an :class:`SfvosError` prints ``error: <message>`` (one line) and exits 2.
+
+    The message already names the file or parameter, the problem and the fix; a traceback
+    adds nothing (``--debug`` / ``SFVOS_DEBUG=1`` shows it). Any other exception is a bug
+    and keeps its traceback.
     """
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except DavisError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except SfvosError as exc:
+            if debug_enabled():
+                raise
+            message = " ".join(str(exc).split())  # one line, whatever the message held
+            print(f"error: {message}", file=sys.stderr)
             raise SystemExit(2) from None
 
     return wrapper

@@ -4,16 +4,17 @@ from pathlib import Path
 import typer
 
 from pipeline.data.cache import decode
-from stages.common import data_errors_exit, load_params
+from stages.common import one_line_errors
+from stages.params import load_params
 
 
-@data_errors_exit
+@one_line_errors
 def main(davis: Path = typer.Option(Path("data/davis"), help="DAVIS root"),
          out: Path = typer.Option(Path("data/cache"), help="cache folder to write"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Decode frames and masks once into the cache (params: decode)."""
     p = load_params(params, "decode")["decode"]
-    decode(davis, out, (int(p["height"]), int(p["width"])))
+    decode(davis, out, (p.height, p.width))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Stage download: produce the DAVIS root (synthetic by default) at --out."""
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
 
 from pipeline.data.download import fetch
-from stages.common import data_errors_exit, load_params
+from stages.common import one_line_errors
+from stages.params import load_params
 
 
-@data_errors_exit
+@one_line_errors
 def main(out: Path = typer.Option(Path("data/davis"), help="DAVIS root to write"),
          archives: Path = typer.Option(Path("data/archives"),
                                        help="downloaded archives (kept; .part files resume)"),
@@ -15,8 +17,8 @@ def main(out: Path = typer.Option(Path("data/davis"), help="DAVIS root to write"
     """Download or generate the dataset (params: download)."""
     p = load_params(params, "download")["download"]
     archives.mkdir(parents=True, exist_ok=True)
-    fetch(p["source"], out, path=p.get("path") or None, synthetic=p.get("synthetic"),
-          archives=archives, url=p.get("url") or None, checksum=p.get("checksum") or None)
+    fetch(p.source, out, path=p.path or None, synthetic=asdict(p.synthetic), archives=archives,
+          url=p.url or None, checksum=p.checksum or None)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """Stage finetune: OSVOS one-shot fine-tuning per validation sequence, then prediction.
 
 Under ``torchrun --nproc_per_node=N`` the sequences are sharded across ranks (sequence i
-goes to rank i % N) and rank 0 writes the merged timings.
+goes to rank i % N) and rank 0 writes the merged timings. ``--results`` is a persistent DVC
+output: after a kill, sequences already finished with the same checkpoint and params are kept.
 """
 from pathlib import Path
 
 import typer
 
-from stages.common import load_params
+from stages.common import one_line_errors
+from stages.params import check_clip_len, load_params
 
 
+@one_line_errors
 def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
          davis: Path = typer.Option(Path("data/davis"), help="DAVIS root (frame-0 masks)"),
          checkpoint: Path = typer.Option(Path("data/pretrain/model.pth"), help="pretrained weights"),
@@ -19,13 +22,14 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
     """Fine-tune on frame 0 and segment every validation sequence (params: finetune)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
     from pipeline.engine.dist import device_for, gather, process_group
-    from pipeline.engine.osvos import FinetuneConfig
     from pipeline.engine.vos import load_segmenter, run_split
     from pipeline.fileio import write_json_atomic
     from pipeline.models.complexity import complexity
 
-    p = load_params(params, "finetune")
-    cfg = FinetuneConfig(**p["finetune"])
+    cfg = load_params(params, "finetune")["finetune"]
+    # the checkpoint is read and its model checked before any sequence is touched
+    model = load_segmenter(checkpoint)
+    check_clip_len("finetune.clip_len", cfg.clip_len, model.backbone)
     with process_group() as (rank, world):
         mine = run_split(cache, davis, checkpoint, results, cfg, "val", rank, world, device_for(rank))
         timings = {k: v for part in gather(mine, world) for k, v in part.items()}
@@ -33,7 +37,6 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
             return
     # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
     # that frame): per frame and object, the GFLOPs of the whole clip.
-    model = load_segmenter(checkpoint)
     clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
     record = {
         "sequences": dict(sorted(timings.items())),

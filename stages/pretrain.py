@@ -7,22 +7,27 @@ from pathlib import Path
 
 import typer
 
-from stages.common import load_params
+from stages.common import one_line_errors
+from stages.params import check_clip_len, check_model, load_params
 
 
+@one_line_errors
 def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
          work_dir: Path = typer.Option(Path("data/pretrain/work"), help="checkpoints, logs"),
          model_out: Path = typer.Option(Path("data/pretrain/model.pth"), help="final weights"),
          loss_curve: Path = typer.Option(Path("plots/pretrain_loss.tsv"), help="loss TSV"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
-    """Pretrain the segmenter (params: model, pretrain)."""
+    """Pretrain the segmenter (params: model, pretrain; finetune's clip checked early too)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
-    from pipeline.engine.pretrain import PretrainConfig, pretrain
+    from pipeline.engine.pretrain import pretrain
 
-    p = load_params(params, "model", "pretrain")
+    p = load_params(params, "model", "pretrain", optional=("finetune",))
+    backbone = check_model(p["model"]).backbone
+    check_clip_len("pretrain.clip_len", p["pretrain"].clip_len, backbone)
+    if "finetune" in p:  # refused now rather than after all of pretraining
+        check_clip_len("finetune.clip_len", p["finetune"].clip_len, backbone)
     launcher = "pytorch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "none"
-    pretrain(cache, work_dir, model_out, loss_curve, p["model"], PretrainConfig(**p["pretrain"]),
-             launcher=launcher)
+    pretrain(cache, work_dir, model_out, loss_curve, p["model"], p["pretrain"], launcher=launcher)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ from typing import Optional
 
 import typer
 
+from pipeline.errors import InputError
+from stages.common import one_line_errors
+
 COLUMNS = (  # (header, metrics.json key), after the experiment and pathways columns
     ("J&F", "J_and_F"), ("J", "J_mean"), ("F", "F_mean"), ("J&F FM", "J_and_F_FM"),
     ("GFLOPs", "gflops_per_frame"), ("fps", "fps"),
@@ -70,18 +73,34 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _exp_show(all_commits: bool) -> str:
+    """``dvc exp show --json`` run here; outside a DVC project, one line saying so."""
+    cmd = ["dvc", "exp", "show", "--json"] + (["-A"] if all_commits else [])
+    try:
+        return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        raise InputError("dvc: command not found; activate the project's environment "
+                         "(source .venv/bin/activate) or pass --input") from None
+    except subprocess.CalledProcessError as exc:
+        first = next((l for l in exc.stderr.splitlines() if l.strip()), "failed")
+        raise InputError(f"`{' '.join(cmd)}` in {Path.cwd()}: {first.strip()}; run sfvos "
+                         "report inside the DVC project, or pass --input") from None
+
+
+@one_line_errors
 def main(source: Optional[Path] = typer.Option(
              None, "--input", help="saved `dvc exp show --json` output (default: run it here)"),
          out: Optional[Path] = typer.Option(None, help="markdown file to write (default: print)"),
          all_commits: bool = typer.Option(False, "--all-commits", "-A", help="every commit's experiments"),
          workspace: bool = typer.Option(False, help="also a row for the uncommitted workspace")) -> None:
     """Markdown ablation table of the DVC experiments (pathways, J&F, J, F, J&F FM, GFLOPs, fps)."""
-    if source is None:
-        cmd = ["dvc", "exp", "show", "--json"] + (["-A"] if all_commits else [])
-        text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    else:
-        text = Path(source).read_text()
-    table = markdown_table(experiment_rows(json.loads(text), workspace=workspace))
+    text = _exp_show(all_commits) if source is None else Path(source).read_text()
+    try:
+        rows = experiment_rows(json.loads(text), workspace=workspace)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise InputError(f"{source or 'dvc exp show'}: not the JSON of `dvc exp show --json` "
+                         f"({type(exc).__name__}); save it with that command") from None
+    table = markdown_table(rows)
     if out is None:
         typer.echo(table, nl=False)
     else:

@@ -40,3 +40,17 @@ def tiny_model_cfg() -> dict:
     import copy
 
     return copy.deepcopy(TINY_MODEL)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """Weights of the tiny model (seed 0) as the pretrain stage writes them."""
+    import torch
+
+    from pipeline.engine.checkpoint import save_model
+    from pipeline.models import build_segmenter
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "model.pth"
+    save_model(path, build_segmenter(TINY_MODEL), TINY_MODEL)
+    return path

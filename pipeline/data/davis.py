@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from pipeline.errors import InputError
+
 VOID = 255
 SPLITS = ("train", "val")
 SYNTHETIC_META = "sfvos_synthetic.json"
 
 
-class DavisError(ValueError):
+class DavisError(InputError):
     """A DAVIS folder or file is not usable; the message says which, why and what to do."""
 
 

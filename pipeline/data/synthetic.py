@@ -26,7 +26,7 @@ class SyntheticSpec:
     """How many sequences, how long, how big; everything else follows from ``seed``."""
 
     num_train: int = 8
-    num_val: int = 4
+    num_val: int = 6
     num_frames: int = 24
     height: int = 96
     width: int = 160

@@ -8,10 +8,14 @@ by this pipeline, are trusted. Files from elsewhere should be loaded with
 """
 from __future__ import annotations
 
+import hashlib
+import pickle
 from pathlib import Path
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from pipeline.errors import CheckpointError
 
 
 def _load_trusted_local(filename: str, map_location=None):
@@ -37,10 +41,37 @@ def save_model(path: Path, model: torch.nn.Module, model_cfg: dict, meta: dict |
 
 
 def load_weights(path: Path) -> dict:
-    """A checkpoint written by :func:`save_model` (tensors, dicts, strings only)."""
+    """A checkpoint written by :func:`save_model` (tensors, dicts, strings only).
+
+    Anything else raises :class:`CheckpointError`: a missing or truncated file, a pickle that
+    holds other Python objects (code could run on loading: refused, never executed), or a
+    torch file without the ``state_dict`` and ``model_cfg`` that :func:`save_model` writes.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise CheckpointError(
             f"{path}: no checkpoint; run `make repro` (or `dvc repro pretrain`) to train one"
         )
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        if isinstance(exc, pickle.UnpicklingError) and "weights only" in first.lower():
+            raise CheckpointError(
+                f"{path}: refused: the file holds Python objects other than tensors (code could "
+                "run on loading); use a checkpoint written by this pipeline") from None
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({first}); the file is "
+                              "truncated or corrupt: train it again or copy it again") from None
+    if not isinstance(ckpt, dict) or not {"state_dict", "model_cfg"} <= set(ckpt):
+        raise CheckpointError(
+            f"{path}: not a checkpoint of this pipeline (no state_dict and model_cfg); give the "
+            "weights written by the pretrain stage (data/pretrain/model.pth)")
+    return ckpt
+
+
+def library_digest() -> bytes:
+    """SHA-256 of the library's source files: what a resumable result was computed with."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.digest()

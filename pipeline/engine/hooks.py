@@ -1,10 +1,14 @@
-"""mmengine hooks: a progress bar and a loss curve written as a TSV for ``dvc plots``."""
+"""mmengine hooks: a progress bar, a loss curve written as a TSV for ``dvc plots``, and a stop
+on a NaN or infinite loss."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from mmengine.hooks import Hook
 from tqdm import tqdm
+
+from pipeline.errors import TrainingDivergedError
 
 
 def _scalar(value) -> float:
@@ -59,3 +63,24 @@ class LossCurveHook(Hook):
             loss = _scalar(outputs["loss"])
             with self.path.open("a") as f:
                 f.write(f"{runner.iter + 1}\t{loss:.6f}\n")
+
+
+class FiniteLossHook(Hook):
+    """Stops training at the first NaN or infinite loss, naming the step.
+
+    It runs before the checkpoint hook (priority ``VERY_HIGH``), so the diverged weights are
+    never saved: the newest ``iter_*.pth`` in the work folder is the last good checkpoint.
+    """
+
+    priority = "VERY_HIGH"
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        loss = _scalar(outputs["loss"]) if outputs else 0.0
+        if math.isfinite(loss):
+            return
+        saved = sorted(Path(runner.work_dir).glob("iter_*.pth"), key=lambda p: int(p.stem[5:]))
+        kept = f"the last good checkpoint is {saved[-1]}" if saved else "no checkpoint was saved yet"
+        raise TrainingDivergedError(
+            f"pretrain step {runner.iter + 1}: the loss is {loss}; training stopped, {kept}; "
+            "lower pretrain.lr or check the training data"
+        )

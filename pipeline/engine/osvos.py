@@ -34,6 +34,7 @@ from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import propagation_augment
 from pipeline.engine.flow import FlowWarper
+from pipeline.errors import TrainingDivergedError
 from pipeline.registry import TRANSFORMS, build
 
 
@@ -109,12 +110,15 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
     losses = []
-    for _ in range(cfg.steps):
+    for step in range(cfg.steps):
         batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), cfg.clip_len,
                                         cfg.tau, model.crop_size, model.context, cfg.static_prob, rng))
                  for _ in range(cfg.batch_size)]
         data = model.data_preprocessor(_batch(batch), True)
         loss = sum(model(**data, mode="loss").values())
+        if not torch.isfinite(loss):  # stop before the update spoils the weights
+            raise TrainingDivergedError(f"finetune step {step + 1}: the loss is {float(loss.detach())}; "
+                                        "fine-tuning stopped; lower finetune.lr")
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

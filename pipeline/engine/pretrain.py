@@ -22,16 +22,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.data.transforms import propagation_augment
-from pipeline.engine.checkpoint import register_trusted_loader, save_model
+from pipeline.engine.checkpoint import library_digest, register_trusted_loader, save_model
 from pipeline.engine.dist import runner_dist_kwargs
-from pipeline.engine.hooks import LossCurveHook, ProgressBarHook
+from pipeline.engine.hooks import FiniteLossHook, LossCurveHook, ProgressBarHook
+from pipeline.errors import InputError
 
 FINGERPRINT = "fingerprint.json"
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    iters: int = 300
+    iters: int = 400
     batch_size: int = 4
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -47,8 +48,7 @@ def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([model_cfg, asdict(cfg)], sort_keys=True, default=str).encode())
     digest.update((Path(cache_dir) / "index.parquet").read_bytes())
-    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):  # the library code
-        digest.update(source.read_bytes())
+    digest.update(library_digest())
     return digest.hexdigest()
 
 
@@ -69,10 +69,13 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     import torch
     from mmengine.runner import Runner
 
-    import pipeline.models  # noqa: F401  (registers the sfvos model types)
+    from pipeline.models import build_segmenter
 
     register_trusted_loader()
     work_dir = Path(work_dir)
+    if not (Path(cache_dir) / "index.parquet").is_file():
+        raise InputError(f"{cache_dir}: no decoded cache (index.parquet); run `dvc repro decode`")
+    build_segmenter(model_cfg)  # a config that cannot build fails before work_dir is touched
     _prepare_work_dir(work_dir, _fingerprint(cache_dir, model_cfg, cfg))
     runner = Runner(
         # built by the Runner after it seeds, so the initial weights follow the seed
@@ -99,7 +102,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                             interval=cfg.checkpoint_interval, max_keep_ckpts=2),
             logger=dict(type="LoggerHook", interval=20),
         ),
-        custom_hooks=[ProgressBarHook("pretrain"), LossCurveHook(loss_curve), *hooks],
+        custom_hooks=[FiniteLossHook(), ProgressBarHook("pretrain"), LossCurveHook(loss_curve), *hooks],
         randomness=dict(seed=cfg.seed, deterministic=not torch.cuda.is_available()),
         launcher=launcher,
         experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}",

@@ -2,11 +2,20 @@
 
 Results follow the DAVIS layout: ``<results>/<sequence>/00000.png`` palette PNGs of object
 ids at the ORIGINAL resolution. Frame 0 is the given mask (void set to background).
+
+Resuming: each finished sequence folder also holds ``.sfvos.json``, its timings and a
+fingerprint of what it was computed from (checkpoint, fine-tuning config, device, the
+sequence's cached arrays and frame-0 mask, library code). A re-run keeps every sequence whose
+fingerprint matches and redoes the others: after a kill only the interrupted one. The folder
+is written whole (temp folder, rename), so a sequence is either finished or absent.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +23,12 @@ from tqdm import tqdm
 
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID, list_sequences, read_mask, write_palette_png
-from pipeline.engine.checkpoint import load_weights
+from pipeline.engine.checkpoint import library_digest, load_weights
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
+from pipeline.errors import CheckpointError, ConfigError, InputError, TrainingDivergedError
 from pipeline.models import build_segmenter
+
+STAMP = ".sfvos.json"
 
 
 def load_segmenter(checkpoint: Path, pathways: str | None = None):
@@ -24,21 +36,30 @@ def load_segmenter(checkpoint: Path, pathways: str | None = None):
     ckpt = load_weights(checkpoint)
     cfg = dict(ckpt["model_cfg"])
     if pathways is not None and pathways != cfg.get("pathways"):
-        raise ValueError(
-            f"{checkpoint}: trained with pathways={cfg.get('pathways')!r}, asked for {pathways!r}"
+        raise ConfigError(
+            f"{checkpoint}: trained with pathways={cfg.get('pathways')!r}, asked for {pathways!r}; "
+            "give a checkpoint of those pathways or drop --pathways"
         )
-    model = build_segmenter(cfg)
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model = build_segmenter(cfg)
+        model.load_state_dict(ckpt["state_dict"])
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise CheckpointError(f"{checkpoint}: its weights do not fit its model config ({first}); "
+                              "give weights written by this pipeline's pretrain stage") from None
     return model
 
 
-def write_sequence(out_dir: Path, ids: np.ndarray) -> None:
-    """Write (T, H, W) ids as ``out_dir/00000.png...`` via a temp folder and a rename."""
+def write_sequence(out_dir: Path, ids: np.ndarray, stamp: dict | None = None) -> None:
+    """Write (T, H, W) ids as ``out_dir/00000.png...`` (and ``stamp`` as its ``.sfvos.json``)
+    via a temp folder and a rename."""
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for t, frame in enumerate(ids):
         write_palette_png(tmp / f"{t:05d}.png", frame)
+    if stamp is not None:
+        (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.replace(out_dir)
 
@@ -49,7 +70,8 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
     """One sequence: (T, H, W) ids at the size of ``mask0`` and timings."""
     object_ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
     if not object_ids:
-        raise ValueError("the frame-0 mask is empty: there is no object to segment")
+        raise InputError("the frame-0 mask is empty: there is no object to segment; mark the "
+                         "object(s) with ids > 0")
     model = load_segmenter(checkpoint, pathways)
     labels0 = frame0_labels(mask0_small, object_ids)
     t0 = time.perf_counter()
@@ -69,21 +91,64 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
     return ids, timing
 
 
+def _run_fingerprint(checkpoint: Path, cfg: FinetuneConfig, device: str) -> hashlib.sha256:
+    digest = hashlib.sha256(Path(checkpoint).read_bytes())
+    digest.update(json.dumps([asdict(cfg), device], sort_keys=True, default=str).encode())
+    digest.update(library_digest())
+    return digest
+
+
+def _finished(out_dir: Path, fingerprint: str) -> dict | None:
+    """The timings of a sequence already segmented with this fingerprint, else None."""
+    try:
+        stamp = json.loads((out_dir / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp.get("timing") if stamp.get("fingerprint") == fingerprint else None
+
+
+def _drop_stale(results_dir: Path, names: list[str]) -> None:
+    """Remove sequence folders of an earlier run that are not in this split."""
+    for entry in results_dir.iterdir():
+        if entry.is_dir() and entry.name not in names and not entry.name.endswith(".tmp"):
+            shutil.rmtree(entry)
+
+
 def run_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: Path,
               cfg: FinetuneConfig, split: str = "val", rank: int = 0, world_size: int = 1,
               device: str = "cpu") -> dict:
-    """Segment every sequence of ``split`` (sequence i goes to rank i % world_size)."""
-    names = [s["name"] for s in sequence_table(cache_dir, split)][rank::world_size]
+    """Segment every sequence of ``split`` (sequence i goes to rank i % world_size); sequences
+    already finished with the same checkpoint, config and data are kept (see the module doc)."""
+    if not (Path(cache_dir) / "index.parquet").is_file():
+        raise InputError(f"{cache_dir}: no decoded cache (index.parquet); run `dvc repro decode`")
+    every = [s["name"] for s in sequence_table(cache_dir, split)]
+    names = every[rank::world_size]
     by_name = {s.name: s for s in list_sequences(Path(davis_root), (split,))}
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        _drop_stale(results_dir, every)
+    run = _run_fingerprint(checkpoint, cfg, device)
     timings = {}
     with tqdm(total=len(names) * cfg.steps, desc=f"finetune[{rank}]", unit="step") as bar:
         for name in names:
             seq = by_name[name]
+            fingerprint = run.copy()
+            fingerprint.update(Path(cache_dir, f"{name}.npz").read_bytes())
+            fingerprint.update(Path(seq.masks[0]).read_bytes())
+            fingerprint = fingerprint.hexdigest()
+            if (timing := _finished(results_dir / name, fingerprint)) is not None:
+                bar.update(cfg.steps)
+                timings[name] = timing
+                continue
             frames, masks_small = load_arrays(cache_dir, name)
             mask0 = read_mask(seq.masks[0], seq.year)
-            ids, timing = segment_sequence(checkpoint, frames, mask0, masks_small[0], cfg, device, bar)
-            write_sequence(results_dir / name, ids)
+            try:
+                ids, timing = segment_sequence(checkpoint, frames, mask0, masks_small[0], cfg,
+                                               device, bar)
+            except TrainingDivergedError as exc:
+                raise TrainingDivergedError(f"sequence {name}: {exc}") from None
             timings[name] = timing | {"rank": rank}
+            write_sequence(results_dir / name, ids, {"fingerprint": fingerprint,
+                                                     "timing": timings[name]})
     return timings

@@ -21,13 +21,14 @@ from PIL import Image
 
 from pipeline.data.davis import (VOID, DavisError, detect_year, list_sequences, read_mask,
                                  read_mask_as_ids)
+from pipeline.errors import InputError
 from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_statistics
 from pipeline.fileio import write_csv_atomic, write_json_atomic
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(InputError):
     """A results folder cannot be scored; the message says which file and why."""
 
 
@@ -51,7 +52,11 @@ class ObjectScore:
 def _read_result(path: Path, gt_shape, year: int) -> np.ndarray:
     if not path.is_file():
         raise EvaluationError(f"{path}: result missing; write one PNG per frame of the sequence")
-    ids = read_mask_as_ids(path)
+    try:
+        ids = read_mask_as_ids(path)
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL: empty, truncated, not a PNG
+        what = "zero-byte file" if path.stat().st_size == 0 else f"cannot decode it ({exc})"
+        raise EvaluationError(f"{path}: {what}; write the result PNG again") from None
     if ids.shape != gt_shape:
         raise EvaluationError(
             f"{path}: result size {ids.shape[1]}x{ids.shape[0]} differs from the ground truth "
@@ -70,6 +75,11 @@ def evaluate_sequence(results_dir: Path, name: str, masks: tuple[Path, ...], yea
     gt = np.stack([read_mask(p, year) for p in masks])
     gt[gt == VOID] = 0
     num_objects = int(gt[0].max())
+    if num_objects == 0:
+        raise EvaluationError(
+            f"{masks[0]}: the first ground-truth frame holds no object as DAVIS {year} reads it; "
+            "nothing to score (is --year right for this root?)"
+        )
     gt = gt[1:-1]
     res = np.stack([_read_result(Path(results_dir) / name / f"{t:05d}.png", gt.shape[1:], year)
                     for t in range(1, len(masks) - 1)])
@@ -119,10 +129,19 @@ def evaluate_folder(results_dir: Path, davis_root: Path, year: int | None = None
     if year not in (None, 2016, 2017):
         raise EvaluationError(f"year {year}: DAVIS evaluation knows 2016 (binary) and 2017 (ids)")
     davis_root = Path(davis_root)
+    if not Path(results_dir).is_dir():
+        raise EvaluationError(f"{results_dir}: no such results folder; give the folder holding "
+                              "<sequence>/00000.png ...")
     gt = _ground_truth(davis_root, sequences, split)
     if not gt:
         raise EvaluationError(f"{davis_root}: split {split!r} lists no sequence to score")
-    year = year or _year(davis_root, next(iter(gt.values()))[0])
+    found = _year(davis_root, next(iter(gt.values()))[0])
+    if year is not None and year != found:
+        raise EvaluationError(
+            f"{davis_root}: a DAVIS {found} root (split folders or masks), scored with year "
+            f"{year}; drop --year (it is detected) or point to a DAVIS {year} root"
+        )
+    year = found
     jobs = min(len(gt), jobs or os.cpu_count() or 1)
     args = [(Path(results_dir), n, masks, year) for n, masks in gt.items()]
     if jobs <= 1:

@@ -9,10 +9,28 @@ from pipeline.models.segmenter import build_segmenter
 from pipeline.registry import MODELS, build
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+# `dvc exp run -S ...` rewrites the workspace params.yaml: these tests must hold for any of
+# the README's experiments, not only for the committed values
+EXPERIMENTS = {"as committed": {}, "pathways=fast": {"pathways": "fast"},
+               "pathways=slow alpha=1": {"pathways": "slow", "backbone.alpha": 1},
+               "beta_inv=8": {"backbone.beta_inv": 8}}
 
 
-def test_params_yaml_model_section_builds_and_round_trips(tmp_path):
+def workspace_model(changes: dict) -> dict:
+    """The ``model:`` section of the workspace params.yaml with ``-S``-style changes."""
     cfg = yaml.safe_load(PARAMS.read_text())["model"]
+    for key, value in changes.items():
+        *path, last = key.split(".")
+        node = cfg
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return cfg
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_params_yaml_model_section_builds_and_round_trips(tmp_path, experiment):
+    cfg = workspace_model(EXPERIMENTS[experiment])
     model = build(MODELS, cfg)  # nested type= dicts, in the sfvos scope
     assert type(model).__name__ == "SlowFastSegmenter" and model.pathways == cfg["pathways"]
     assert cfg["backbone"]["type"] == "SlowFastBackbone"  # build did not mutate the config
@@ -80,12 +98,15 @@ def test_complexity_per_pathway_variant(tiny_cfg):
     assert one["gflops_per_frame"] == pytest.approx(one["gflops_per_clip"] / 8)
 
 
-def test_imagenet_variant_is_two_set_param_overrides_of_params_yaml():
+@pytest.mark.parametrize("experiment", ["as committed", "pathways=fast", "beta_inv=8"])
+def test_imagenet_variant_is_two_set_param_overrides_of_params_yaml(experiment):
     """dvc exp run -S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet"""
-    cfg = yaml.safe_load(PARAMS.read_text())["model"]
+    cfg = workspace_model(EXPERIMENTS[experiment])
+    cfg["pathways"] = "slowfast"  # the lateral channels below need both pathways
     cfg["backbone"].update(slow_arch="efficientnet_lite0", slow_init="imagenet")
     model = build_segmenter(cfg)
-    # Lite0 trunk channels 16, 24, 40, 112 plus 2 * C/beta_inv lateral channels (beta_inv=4)
-    assert model.backbone.slow_channels == [16 + 8, 24 + 12, 40 + 20, 112 + 56]
+    # Lite0 trunk channels 16, 24, 40, 112 plus 2 * C/beta_inv lateral channels
+    beta_inv = cfg["backbone"]["beta_inv"]
+    assert model.backbone.slow_channels == [c + 2 * (c // beta_inv) for c in (16, 24, 40, 112)]
     torch.testing.assert_close(model.data_preprocessor.mean.flatten(), torch.full((3,), 127 / 255))
     assert model(torch.randn(1, 4, 8, 32, 32)).shape == (1, 2, 8, 32, 32)
