@@ -8,7 +8,8 @@ ramp), reports its speed, and all then train for the same total, the slowest var
 times the budget left, under a cosine schedule to 1 % of the learning rate. Every variant
 thus sees the same number of iterations (a fair ablation), and the total is written to
 ``summary.json`` (``pretrain.iters=<total>`` with the pipeline's cosine schedule is the
-same recipe, without the warm-up, for a rerun on any machine).
+same recipe, without the warm-up, for a rerun on any machine). ``--init`` starts every
+variant from a checkpoint's weights (to continue a run at a lower learning rate).
 
     PYTHONPATH=. python benchmarks/gpu_parents.py --davis DAVIS_ROOT --out runs/gpu \\
         --budget-s 420 -S model.crop_size=160 \\
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.real_davis import _override  # noqa: E402
 from pipeline.data.cache import decode  # noqa: E402
+from pipeline.engine.checkpoint import load_weights  # noqa: E402
 from pipeline.engine.pretrain import PretrainConfig, pretrain  # noqa: E402
 
 
@@ -82,6 +84,17 @@ class AgreedCosineHook(Hook):
             runner.train_loop.stop_training = True
 
 
+class InitWeightsHook(Hook):
+    """Loads a pipeline checkpoint's weights (strictly) into the model before training."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if hasattr(runner.model, "module") else runner.model
+        model.load_state_dict(load_weights(Path(self.path))["state_dict"], strict=True)
+
+
 def _child(spec: dict) -> None:
     params = spec["params"]
     names = {f.name for f in fields(PretrainConfig)}
@@ -91,12 +104,13 @@ def _child(spec: dict) -> None:
     out = Path(spec["out"])
     hook = AgreedCosineHook(spec["name"], spec["names"], spec["sync"], spec["deadline"],
                             cfg.lr, spec["warmup"])
+    hooks = [hook] + ([InitWeightsHook(spec["init"])] if spec.get("init") else [])
     t0 = time.time()
     pretrain(Path(spec["cache"]), out / "work", out / "model.pth", out / "loss.tsv",
-             params["model"], cfg, hooks=[hook])
+             params["model"], cfg, hooks=hooks)
     (out / "result.json").write_text(json.dumps({
         "name": spec["name"], "iters": hook.total, "seconds": round(time.time() - t0, 1),
-        "overrides": spec["overrides"]}))
+        "overrides": spec["overrides"], "init": spec.get("init")}))
 
 
 def main() -> None:
@@ -109,6 +123,7 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=420, help="training wall-clock budget")
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--workers", type=int, default=3, help="data-loading workers per variant")
+    ap.add_argument("--init", help="start every variant from this checkpoint's weights")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -135,7 +150,7 @@ def main() -> None:
         out = args.out / name
         out.mkdir(parents=True, exist_ok=True)
         spec = {"name": name, "names": names, "sync": str(sync), "deadline": deadline,
-                "warmup": args.warmup, "workers": args.workers, "cache": str(cache),
+                "warmup": args.warmup, "workers": args.workers, "cache": str(cache), "init": args.init,
                 "out": str(out), "params": params, "overrides": overrides}
         (out / "spec.json").write_text(json.dumps(spec))
         log = (out / "train.log").open("w")
