@@ -10,9 +10,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # root (default: the 30 DAVIS 2016 train + 3 val sequences in ../shared/data).
 DAVIS ?= ../shared/data/davis2016-dev
 DAVIS_PROFILE := -S download.source=local -S download.path=$(DAVIS) \
-	-S decode.height=480 -S decode.width=854 -S model.crop_size=128 \
+	-S decode.height=480 -S decode.width=854 -S model.crop_size=160 \
 	-S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet \
-	-S pretrain.iters=3500 -S pretrain.checkpoint_interval=500
+	-S pretrain.iters=1300 -S pretrain.batch_size=8 -S pretrain.checkpoint_interval=250
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

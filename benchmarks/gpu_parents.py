@@ -27,6 +27,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import torch
 import yaml
 from mmengine.hooks import Hook
 
@@ -95,6 +96,15 @@ class InitWeightsHook(Hook):
         model.load_state_dict(load_weights(Path(self.path))["state_dict"], strict=True)
 
 
+def _record(path: Path, meta: dict) -> None:
+    """Replace the checkpoint's meta (pretrain() records its config's iters, here a cap)."""
+    ckpt = load_weights(path)
+    ckpt["meta"] = meta
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(path)
+
+
 def _child(spec: dict) -> None:
     params = spec["params"]
     names = {f.name for f in fields(PretrainConfig)}
@@ -108,6 +118,9 @@ def _child(spec: dict) -> None:
     t0 = time.time()
     pretrain(Path(spec["cache"]), out / "work", out / "model.pth", out / "loss.tsv",
              params["model"], cfg, hooks=hooks)
+    _record(out / "model.pth", {"iters": hook.total, "batch_size": cfg.batch_size, "seed": cfg.seed,
+                                "schedule": f"{spec['warmup']} warm-up + cosine (gpu_parents.py)",
+                                "overrides": spec["overrides"], "init": spec.get("init")})
     (out / "result.json").write_text(json.dumps({
         "name": spec["name"], "iters": hook.total, "seconds": round(time.time() - t0, 1),
         "overrides": spec["overrides"], "init": spec.get("init")}))
