@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install repro test davis clean-venv
+.PHONY: install repro test davis bench clean-venv
 
 # The real-DAVIS profile (README, "Running on real DAVIS"): a DVC experiment on a local DAVIS
 # root (default: the 30 DAVIS 2016 train + 3 val sequences in ../shared/data).
@@ -37,6 +37,10 @@ davis: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Speed figures -> BENCHMARKS.md (needs ../shared/data/davis2016-dev and an idle machine).
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONPATH=. $(BIN)/python benchmarks/bench_all.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,226 @@
+"""``make bench``: the speed figures of BENCHMARKS.md, measured on this machine in one run.
+
+Not a test: run it on an idle machine (on 2 cores a second process slows torch many times
+over). Every figure is a median of ``--runs`` runs (one run for fine-tuning). It needs
+``../shared/data/davis2016-dev`` (or ``--davis``): an 80-frame 854x480 train sequence is
+written as an mp4 for the end-to-end runs (speed only: the parent saw it in training).
+
+    PYTHONPATH=. python benchmarks/bench_all.py [--runs 3] [--out BENCHMARKS.md]
+
+What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pathway):
+- ``sfvos segment --steps 0`` end to end (process start, video decode, propagation, PNG and
+  mp4 writing) in frames/s, per pathway (random weights of that pathway's architecture:
+  speed does not depend on the values), with the process's peak RSS;
+- ``sfvos segment`` with the default 100 fine-tuning steps and the shipped parent;
+- pretraining frames/s (batch 8 of 8-frame clips, the profile's recipe);
+- the J and F code of ``pipeline.evaluation`` against a literal re-statement of the DAVIS
+  toolkit's definitions (``tests/evaluation/davis_reference.py``) on the same masks;
+- the decoded npz cache against JPEG decoding;
+- the network's achieved GFLOP/s against a large Conv3d's on this CPU (a roofline ratio).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.data.cache import decode, load_arrays  # noqa: E402
+from pipeline.data.davis import read_frame, read_mask  # noqa: E402
+from pipeline.engine.checkpoint import load_weights, save_model  # noqa: E402
+from pipeline.evaluation.measures import db_eval_iou, f_measure  # noqa: E402
+from pipeline.models.complexity import complexity  # noqa: E402
+from pipeline.models.segmenter import build_segmenter  # noqa: E402
+from pipeline.weights import PARENT_CHECKPOINT  # noqa: E402
+from tests.evaluation import davis_reference  # noqa: E402
+
+SEQUENCE = "bus"  # 80 frames, 854x480, in the DAVIS 2016 train split
+
+
+def _machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
+
+
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _video(davis: Path, tmp: Path) -> tuple[Path, Path, int]:
+    import imageio.v2 as imageio
+
+    frames = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
+    video = tmp / f"{SEQUENCE}.mp4"
+    with imageio.get_writer(video, fps=24, quality=9, macro_block_size=1) as w:
+        for f in frames:
+            w.append_data(read_frame(f))
+    return video, davis / "Annotations" / "480p" / SEQUENCE / "00000.png", len(frames)
+
+
+def _profile_cfg(pathways: str) -> dict:
+    cfg = load_weights(PARENT_CHECKPOINT)["model_cfg"]
+    return dict(cfg, pathways=pathways)
+
+
+def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
+    video, mask, n = _video(davis, tmp)
+    sfvos = [str(Path(sys.executable).with_name("sfvos")), "segment", str(video), "--mask", str(mask)]
+    rows = ["| run | frames | wall s (median) | frames/s | peak RSS MB |", "|---|---|---|---|---|"]
+    for pathways in ("slowfast", "slow", "fast"):
+        torch.manual_seed(0)
+        ckpt = tmp / f"{pathways}.pth"
+        save_model(ckpt, build_segmenter(_profile_cfg(pathways)), _profile_cfg(pathways))
+        got = [_run(sfvos + ["--out", str(tmp / f"seg_{pathways}_{i}"), "--steps", "0",
+                             "--checkpoint", str(ckpt)]) for i in range(runs)]
+        wall = statistics.median(g[0] for g in got)
+        rows.append(f"| `segment --steps 0`, {pathways} | {n} | {wall:.1f} | {n / wall:.1f} | "
+                    f"{max(g[1] for g in got):.0f} |")
+    wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
+    rows.append(f"| `segment` (100 steps, shipped parent), slowfast | {n} | {wall:.1f} | "
+                f"{n / wall:.1f} | {rss:.0f} |")
+    return rows
+
+
+def bench_pretrain(cache: Path, runs: int) -> list[str]:
+    from torch.utils.data import default_collate
+
+    from pipeline.data.dataset import PropagationClipDataset
+    from pipeline.data.transforms import propagation_augment
+
+    cfg = _profile_cfg("slowfast")
+    data = PropagationClipDataset(str(cache), "train", 8, 1, list(propagation_augment(0.2)),
+                                  crop_size=cfg["crop_size"])
+    model = build_segmenter(cfg).train()
+    optim = torch.optim.AdamW(model.parameters(), 2e-3)
+    rng, times = np.random.default_rng(0), []
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        batch = default_collate([data[int(rng.integers(len(data)))] for _ in range(8)])
+        loss = sum(model(**model.data_preprocessor(batch, True), mode="loss").values())
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        times.append(time.perf_counter() - t0)
+    s = statistics.median(times[1:])
+    return [f"| pretraining, batch 8 x 8 frames at 160 px (data included) | {s:.2f} s/iteration | "
+            f"{64 / s:.1f} frames/s |"]
+
+
+def bench_evaluate(davis: Path, results: Path, runs: int) -> list[str]:
+    gts = [read_mask(p, 2016) for p in sorted((davis / "Annotations" / "480p" / SEQUENCE).glob("*.png"))]
+    preds = [read_mask(p, 2017) > 0 for p in sorted(results.glob("*.png"))]
+    pairs = [(p, g == 1) for p, g in zip(preds, gts)]
+
+    def ours():
+        return [(float(db_eval_iou(g, p)), f_measure(p, g)) for p, g in pairs]
+
+    def reference():
+        return [(davis_reference.jaccard(p, g), davis_reference.f_measure(p, g)) for p, g in pairs]
+
+    out = {}
+    for name, fn in (("ours", ours), ("reference", reference)):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            out[name] = fn()
+            times.append(time.perf_counter() - t0)
+        out[name + "_s"] = statistics.median(times)
+    diff = float(np.abs(np.array(out["ours"]) - np.array(out["reference"])).max())
+    return [f"| J and F of {len(pairs)} frames, `pipeline.evaluation` | {out['ours_s']:.2f} s | "
+            f"{out['reference_s'] / out['ours_s']:.1f}x the reference ({out['reference_s']:.2f} s); "
+            f"largest score difference {diff:.1e} |"]
+
+
+def bench_cache(davis: Path, cache: Path, runs: int) -> list[str]:
+    frames = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
+    name = sorted(cache.glob("*.npz"))[0].stem
+    jpeg, npz = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        n_jpeg = len([read_frame(f) for f in frames])
+        jpeg.append(n_jpeg / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        n_npz = len(load_arrays(cache, name)[0])
+        npz.append(n_npz / (time.perf_counter() - t0))
+    j, c = statistics.median(jpeg), statistics.median(npz)
+    return [f"| frames of 854x480: npz cache vs JPEG decoding | {c:.0f} vs {j:.0f} frames/s | "
+            f"{c / j:.1f}x |"]
+
+
+def bench_roofline(runs: int) -> list[str]:
+    conv = torch.nn.Conv3d(64, 64, 3, padding=1).eval()
+    x = torch.randn(1, 64, 8, 56, 56)
+    model = build_segmenter(_profile_cfg("slowfast")).eval()
+    s = model.crop_size
+    clip = model.data_preprocessor({"inputs": torch.randint(0, 255, (1, 4, 8, s, s)).float()}, False)["inputs"]
+    gflops = complexity(model, 8, s, s)["gflops_per_clip"]
+    with torch.inference_mode():
+        def median(fn):
+            fn()
+            ts = []
+            for _ in range(max(runs, 5)):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            return statistics.median(ts)
+        conv_s = median(lambda: conv(x))
+        model_s = median(lambda: model(clip, mode="predict"))
+    peak = 2 * 64 * 64 * 27 * 8 * 56 * 56 / conv_s / 1e9
+    got = gflops / model_s
+    return [f"| Conv3d 64->64, 3x3x3, 8x56x56 (this CPU's conv throughput) | {peak:.1f} GFLOP/s | |",
+            f"| the slowfast network, one 8-frame clip of {s} px | {got:.1f} GFLOP/s "
+            f"({gflops:.2f} GFLOPs in {model_s * 1000:.0f} ms) | {got / peak:.0%} of the conv |"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--davis", type=Path, default=ROOT.parent / "shared/data/davis2016-dev/DAVIS")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = ap.parse_args()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sample = ROOT.parent / "shared/data/davis2016-sample/DAVIS"
+        cache = decode(sample if sample.is_dir() else args.davis, tmp / "cache", (480, 854))
+        print("segment ...", flush=True)
+        segment = bench_segment(args.davis, tmp, args.runs)
+        print("pretrain, evaluate, cache, roofline ...", flush=True)
+        other = (bench_pretrain(cache, args.runs) + bench_evaluate(args.davis, tmp / "seg_ft", args.runs)
+                 + bench_cache(args.davis, cache, args.runs) + bench_roofline(args.runs))
+    text = "\n".join([
+        "# Benchmarks", "",
+        f"Measured by `make bench` (`PYTHONPATH=. python benchmarks/bench_all.py --runs {args.runs}`) "
+        f"on {started}: {_machine()}. Medians of {args.runs} runs; see the script's docstring "
+        "for what each row measures.", "",
+        f"## End to end: `sfvos segment` on an 854x480 mp4 ({SEQUENCE}, the real-DAVIS profile's model)", "",
+        *segment, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
+    ])
+    tmp_out = args.out.with_name(args.out.name + ".tmp")
+    tmp_out.write_text(text)
+    tmp_out.replace(args.out)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
