@@ -16,6 +16,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from pipeline.errors import CheckpointError
+from pipeline.fileio import atomic_path
 
 
 def _load_trusted_local(filename: str, map_location=None):
@@ -32,12 +33,9 @@ def register_trusted_loader() -> None:
 
 def save_model(path: Path, model: torch.nn.Module, model_cfg: dict, meta: dict | None = None) -> None:
     """Weights + the ``model:`` config that builds them, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "model_cfg": model_cfg, "meta": meta or {}}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, "model_cfg": model_cfg, "meta": meta or {}}, tmp)
 
 
 def load_weights(path: Path) -> dict:

@@ -26,6 +26,7 @@ from pipeline.data.davis import VOID, list_sequences, read_mask, write_palette_p
 from pipeline.engine.checkpoint import library_digest, load_weights
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.errors import CheckpointError, ConfigError, InputError, TrainingDivergedError
+from pipeline.fileio import atomic_dir
 from pipeline.models import build_segmenter
 
 STAMP = ".sfvos.json"
@@ -53,15 +54,12 @@ def load_segmenter(checkpoint: Path, pathways: str | None = None):
 def write_sequence(out_dir: Path, ids: np.ndarray, stamp: dict | None = None) -> None:
     """Write (T, H, W) ids as ``out_dir/00000.png...`` (and ``stamp`` as its ``.sfvos.json``)
     via a temp folder and a rename."""
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for t, frame in enumerate(ids):
-        write_palette_png(tmp / f"{t:05d}.png", frame)
-    if stamp is not None:
-        (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.replace(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        for t, frame in enumerate(ids):
+            write_palette_png(tmp / f"{t:05d}.png", frame)
+        if stamp is not None:
+            (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
 
 
 def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
