@@ -24,10 +24,13 @@ from tqdm import tqdm
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID, list_sequences, read_mask, write_palette_png
 from pipeline.engine.checkpoint import library_digest, load_weights
+from pipeline.engine.dist import device_for, gather, process_group
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.errors import CheckpointError, ConfigError, InputError, TrainingDivergedError
 from pipeline.fileio import atomic_dir
 from pipeline.models import build_segmenter
+from pipeline.models.complexity import complexity
+from pipeline.timing import FinetuneTiming
 
 STAMP = ".sfvos.json"
 
@@ -150,3 +153,26 @@ def run_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: 
             write_sequence(results_dir / name, ids, {"fingerprint": fingerprint,
                                                      "timing": timings[name]})
     return timings
+
+
+def finetune_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: Path,
+                   timing_path: Path, cfg: FinetuneConfig, model) -> FinetuneTiming | None:
+    """The finetune stage: :func:`run_split` on ``val``, sharded across ``torchrun`` ranks
+    (sequence i on rank i % N); rank 0 writes the merged :class:`FinetuneTiming` (``model``:
+    the checkpoint's segmenter, for the compute accounting) and returns it."""
+    with process_group() as (rank, world):
+        mine = run_split(cache_dir, davis_root, checkpoint, results_dir, cfg, "val", rank, world,
+                         device_for(rank))
+        timings = {k: v for part in gather(mine, world) for k, v in part.items()}
+        if rank != 0:
+            return None
+    # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
+    # that frame): per frame and object, the GFLOPs of the whole clip.
+    clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
+    record = FinetuneTiming(
+        sequences=dict(sorted(timings.items())),
+        compute=clip | {"gflops_per_frame": clip["gflops_per_clip"], "crop_size": model.crop_size},
+        world_size=world,
+    )
+    record.write(timing_path)
+    return record
