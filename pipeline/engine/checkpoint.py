@@ -67,9 +67,15 @@ def load_weights(path: Path) -> dict:
     return ckpt
 
 
-def library_digest() -> bytes:
-    """SHA-256 of the library's source files: what a resumable result was computed with."""
+def library_digest(parts: tuple[str, ...]) -> bytes:
+    """SHA-256 of the source files of ``parts`` of the library (subpackages or modules,
+    relative to ``pipeline/``, e.g. ``("data", "registry.py")``): the code a resumable result
+    was computed with. Each part's name is hashed too, so moving code between parts counts."""
+    library = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        digest.update(source.read_bytes())
+    for part in sorted(parts):
+        path = library / part
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(source.relative_to(library)).encode())
+            digest.update(source.read_bytes())
     return digest.digest()

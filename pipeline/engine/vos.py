@@ -33,6 +33,8 @@ from pipeline.models.complexity import complexity
 from pipeline.timing import FinetuneTiming
 
 STAMP = ".sfvos.json"
+# The code fine-tuning runs (as the finetune stage's deps in dvc.yaml); not evaluation or figures.
+CODE = ("data", "models", "engine", "registry.py", "errors.py", "fileio.py", "timing.py")
 
 
 def load_segmenter(checkpoint: Path, pathways: str | None = None):
@@ -95,7 +97,7 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
 def _run_fingerprint(checkpoint: Path, cfg: FinetuneConfig, device: str) -> hashlib.sha256:
     digest = hashlib.sha256(Path(checkpoint).read_bytes())
     digest.update(json.dumps([asdict(cfg), device], sort_keys=True, default=str).encode())
-    digest.update(library_digest())
+    digest.update(library_digest(CODE))
     return digest
 
 
