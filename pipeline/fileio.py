@@ -2,7 +2,9 @@
 run killed half-way) never sees a half-written file or folder.
 
 Every atomic write in the pipeline goes through :func:`atomic_path` (a file) or
-:func:`atomic_dir` (a folder); the ``*_atomic`` helpers cover text, JSON and CSV.
+:func:`atomic_dir` (a folder); the ``*_atomic`` helpers cover text, JSON and CSV. (The one
+other rename, :func:`pipeline.data.fetch.fetch_archive`'s ``.part`` file, is kept on an error
+on purpose: the next run resumes it.)
 """
 from __future__ import annotations
 
