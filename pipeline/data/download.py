@@ -114,9 +114,9 @@ def from_official(source: str, out: Path, archives: Path, url: str | None = None
     return _install(zip_path, Path(out))
 
 
-def install_dataset(source: str, out: Path, path: str | None = None, synthetic: dict | None = None,
-          archives: Path | None = None, url: str | None = None,
-          checksum: str | None = None) -> Path:
+def install_dataset(source: str, out: Path, path: str | None = None,
+                    synthetic: dict | None = None, archives: Path | None = None,
+                    url: str | None = None, checksum: str | None = None) -> Path:
     """Install the DAVIS root of ``source`` at ``out``: generated, copied / extracted from a
     local folder or zip, or downloaded (:func:`~pipeline.data.fetch.fetch_archive`) and
     extracted."""

@@ -51,7 +51,7 @@ def _total_size(resp, offset: int) -> int | None:
         match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
         if not match or int(match.group(1)) != offset:
             raise DownloadError(f"{resp.url}: the server answered a Range request with a wrong "
-                             "Content-Range; delete the .part file and run again")
+                                "Content-Range; delete the .part file and run again")
         return None if match.group(2) == "*" else int(match.group(2))
     length = resp.headers.get("Content-Length")
     return int(length) if length else None
@@ -86,7 +86,8 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
         raise ConnectionError(f"got {got} of {total} bytes")
 
 
-def fetch_archive(url: str, dest: Path, checksum: str, retries: int = 3, timeout: float = 60.0) -> Path:
+def fetch_archive(url: str, dest: Path, checksum: str, retries: int = 3,
+                  timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), verify ``checksum``, rename.
 
     A ``dest`` that already exists with the right checksum is kept as it is.
