@@ -6,12 +6,12 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+from pipeline.fileio import atomic_path
+
 
 def _save(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
 
 
 def _pyplot():

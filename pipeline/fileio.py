@@ -1,19 +1,61 @@
-"""Atomic file writes: a temp file beside the target, then a rename, so a reader (or a run
-killed half-way) never sees a half-written CSV or JSON."""
+"""Atomic writes: a temp file (or folder) beside the target, then a rename, so a reader (or a
+run killed half-way) never sees a half-written file or folder.
+
+Every atomic write in the pipeline goes through :func:`atomic_path` (a file) or
+:func:`atomic_dir` (a folder); the ``*_atomic`` helpers cover text, JSON and CSV. (The one
+other rename, :func:`pipeline.data.fetch.fetch_archive`'s ``.part`` file, is kept on an error
+on purpose: the next run resumes it.)
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_path(path: Path, *, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; write it, and on leaving it is renamed to ``path``.
+
+    The temp file is ``<name>.tmp``, or ``.<stem>.tmp<suffix>`` with ``keep_suffix`` (for
+    writers that pick the format from the suffix: imageio, matplotlib). On an error it is
+    removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}" if keep_suffix else f"{path.name}.tmp")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield ``<path>.tmp`` (absent: the caller creates it); on leaving, it replaces ``path``.
+
+    A stale temp folder of a killed run is removed first; on an error the temp folder is
+    removed and ``path`` (or its absence) is left as it was.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        yield tmp
+        shutil.rmtree(path, ignore_errors=True)
+        tmp.replace(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_json_atomic(path: Path, data, indent: int = 2) -> None:
@@ -27,3 +69,8 @@ def write_csv_atomic(path: Path, header, rows) -> None:
     writer.writerow(header)
     writer.writerows(rows)
     write_text_atomic(path, buffer.getvalue())
+
+
+def write_dict_rows(path: Path, rows: list[dict]) -> None:
+    """Rows of one shape (dicts with the same keys) as a CSV, the keys as header."""
+    write_csv_atomic(path, list(rows[0]), [list(r.values()) for r in rows])

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.davis import davis_palette
+from pipeline.fileio import atomic_path
 
 
 def blend(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -22,13 +23,11 @@ def write_video(path: Path, frames: np.ndarray, fps: float = 10.0) -> None:
     import imageio.v3 as iio
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if path.suffix.lower() == ".gif":  # the pillow plugin takes the frame duration in ms
-        iio.imwrite(tmp, np.asarray(frames), extension=".gif", duration=1000 / fps, loop=0)
-    else:
+    with atomic_path(path, keep_suffix=True) as tmp:
+        if path.suffix.lower() == ".gif":  # the pillow plugin takes the frame duration in ms
+            iio.imwrite(tmp, np.asarray(frames), extension=".gif", duration=1000 / fps, loop=0)
+            return
         with iio2.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=2,
                              ffmpeg_log_level="error") as writer:
             for frame in frames:
                 writer.append_data(frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2])
-    tmp.replace(path)

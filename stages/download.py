@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from pipeline.data.download import fetch
+from pipeline.data.download import install_dataset
 from stages.common import one_line_errors
 from stages.params import load_params
 
@@ -17,8 +17,8 @@ def main(out: Path = typer.Option(Path("data/davis"), help="DAVIS root to write"
     """Download or generate the dataset (params: download)."""
     p = load_params(params, "download")["download"]
     archives.mkdir(parents=True, exist_ok=True)
-    fetch(p.source, out, path=p.path or None, synthetic=asdict(p.synthetic), archives=archives,
-          url=p.url or None, checksum=p.checksum or None)
+    install_dataset(p.source, out, path=p.path or None, synthetic=asdict(p.synthetic),
+                    archives=archives, url=p.url or None, checksum=p.checksum or None)
 
 
 if __name__ == "__main__":

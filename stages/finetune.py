@@ -21,29 +21,13 @@ def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
          params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
     """Fine-tune on frame 0 and segment every validation sequence (params: finetune)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
-    from pipeline.engine.dist import device_for, gather, process_group
-    from pipeline.engine.vos import load_segmenter, run_split
-    from pipeline.fileio import write_json_atomic
-    from pipeline.models.complexity import complexity
+    from pipeline.engine.vos import finetune_split, load_segmenter
 
     cfg = load_params(params, "finetune")["finetune"]
     # the checkpoint is read and its model checked before any sequence is touched
     model = load_segmenter(checkpoint)
     check_clip_len("finetune.clip_len", cfg.clip_len, model.backbone)
-    with process_group() as (rank, world):
-        mine = run_split(cache, davis, checkpoint, results, cfg, "val", rank, world, device_for(rank))
-        timings = {k: v for part in gather(mine, world) for k, v in part.items()}
-        if rank != 0:
-            return
-    # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
-    # that frame): per frame and object, the GFLOPs of the whole clip.
-    clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
-    record = {
-        "sequences": dict(sorted(timings.items())),
-        "compute": clip | {"gflops_per_frame": clip["gflops_per_clip"], "crop_size": model.crop_size},
-        "world_size": world,
-    }
-    write_json_atomic(timing, record)
+    finetune_split(cache, davis, checkpoint, results, timing, cfg, model)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ keeps the original size so predictions can be upsampled back to it.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline.data.davis import VOID, DavisError, Sequence, list_sequences, read_frame, read_mask
+from pipeline.fileio import atomic_dir
 
 INDEX = "index.parquet"
 
@@ -108,9 +108,7 @@ def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
     (or none) stays and nothing half-written is left.
     """
     cache_dir = Path(cache_dir)
-    tmp = cache_dir.with_name(cache_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(cache_dir) as tmp:
         sequences = list_sequences(Path(davis_root))
         tmp.mkdir(parents=True)
         rows: list[dict] = []
@@ -121,10 +119,6 @@ def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
                      masks=resize_masks(masks, size))
             rows += _index_rows(seq, masks, speed)
         pq.write_table(pa.Table.from_pylist(rows), tmp / INDEX)
-        shutil.rmtree(cache_dir, ignore_errors=True)
-        tmp.replace(cache_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return cache_dir
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import InputError
+from pipeline.fileio import atomic_path
 
 VOID = 255
 SPLITS = ("train", "val")
@@ -63,9 +64,8 @@ def write_palette_png(path: Path, ids: np.ndarray) -> None:
     """Write an (H, W) uint8 id map as a DAVIS palette PNG, atomically (temp file, rename)."""
     image = Image.fromarray(np.asarray(ids, np.uint8), mode="P")
     image.putpalette(davis_palette().ravel().tolist())
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
 
 
 def detect_year(root: Path) -> int:

@@ -22,8 +22,10 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from pipeline.data.davis import DavisError, detect_year, find_davis_root
-from pipeline.data.fetch import download
+from pipeline.data.fetch import fetch_archive
 from pipeline.data.synthetic import SyntheticSpec, generate
+from pipeline.errors import ConfigError
+from pipeline.fileio import atomic_dir
 
 
 @dataclass(frozen=True)
@@ -74,24 +76,21 @@ def safe_extract(archive: Path, target: Path) -> None:
 
 def _install(path: Path, out: Path) -> Path:
     """Copy (folder) or extract (zip) the DAVIS root in ``path`` to ``out``, atomically."""
-    tmp = out.with_name(out.name + ".tmp")
     staging = out.with_name(out.name + ".extract")
+    shutil.rmtree(staging, ignore_errors=True)
     try:
-        for p in (tmp, staging):
-            shutil.rmtree(p, ignore_errors=True)
-        if path.is_file():
-            if not zipfile.is_zipfile(path):
-                raise DavisError(f"{path}: not a zip archive; give a DAVIS folder or the official zip")
-            safe_extract(path, staging)
-            shutil.move(str(find_davis_root(staging)), tmp)
-        else:
-            shutil.copytree(find_davis_root(path), tmp)
-        detect_year(tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.replace(out)
+        with atomic_dir(out) as tmp:
+            if path.is_file():
+                if not zipfile.is_zipfile(path):
+                    raise DavisError(f"{path}: not a zip archive; give a DAVIS folder or the "
+                                     "official zip")
+                safe_extract(path, staging)
+                shutil.move(str(find_davis_root(staging)), tmp)
+            else:
+                shutil.copytree(find_davis_root(path), tmp)
+            detect_year(tmp)
     finally:
-        for p in (tmp, staging):
-            shutil.rmtree(p, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -111,21 +110,24 @@ def from_official(source: str, out: Path, archives: Path, url: str | None = None
     """
     official = OFFICIAL[source]
     archive = Archive(url or official.url, checksum or official.checksum)
-    zip_path = download(archive.url, Path(archives) / archive.filename, archive.checksum)
+    zip_path = fetch_archive(archive.url, Path(archives) / archive.filename, archive.checksum)
     return _install(zip_path, Path(out))
 
 
-def fetch(source: str, out: Path, path: str | None = None, synthetic: dict | None = None,
-          archives: Path | None = None, url: str | None = None,
-          checksum: str | None = None) -> Path:
-    """Materialise the DAVIS root of ``source`` at ``out``."""
+def install_dataset(source: str, out: Path, path: str | None = None,
+                    synthetic: dict | None = None, archives: Path | None = None,
+                    url: str | None = None, checksum: str | None = None) -> Path:
+    """Install the DAVIS root of ``source`` at ``out``: generated, copied / extracted from a
+    local folder or zip, or downloaded (:func:`~pipeline.data.fetch.fetch_archive`) and
+    extracted."""
     if source == "synthetic":
         return generate(Path(out), SyntheticSpec(**(synthetic or {})))
     if source == "local":
         if not path:
-            raise DavisError("download.source=local needs download.path (a DAVIS folder or zip)")
+            raise ConfigError("download.source=local needs download.path (a DAVIS folder or zip)")
         return from_local(Path(path), Path(out))
     if source in OFFICIAL:
         archives = Path(archives) if archives else Path(out).with_name("archives")
         return from_official(source, Path(out), archives, url, checksum)
-    raise DavisError(f"download.source={source!r} is not one of {', '.join(SOURCES)}; fix params.yaml")
+    raise ConfigError(f"download.source={source!r} is not one of {', '.join(SOURCES)}; "
+                      "fix params.yaml")

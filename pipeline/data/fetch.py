@@ -16,17 +16,22 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.data.davis import DavisError
+from pipeline.errors import ConfigError, SfvosError
 
 CHUNK = 1 << 20
 ALGORITHMS = ("sha256", "md5")
+
+
+class DownloadError(SfvosError):
+    """An archive could not be downloaded (HTTP error, cut connection) or its bytes do not
+    match the checksum; the message says which URL and file, and what to do."""
 
 
 def parse_checksum(checksum: str) -> tuple[str, str]:
     """``"sha256:<hex>"`` -> ``("sha256", "<hex>")``; a clear error for anything else."""
     algo, _, digest = checksum.partition(":")
     if algo not in ALGORITHMS or not re.fullmatch(r"[0-9a-fA-F]+", digest):
-        raise DavisError(
+        raise ConfigError(
             f"checksum {checksum!r}: expected 'sha256:<hex>' or 'md5:<hex>'; fix download.checksum"
         )
     return algo, digest.lower()
@@ -45,8 +50,8 @@ def _total_size(resp, offset: int) -> int | None:
     if resp.status == 206:
         match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
         if not match or int(match.group(1)) != offset:
-            raise DavisError(f"{resp.url}: the server answered a Range request with a wrong "
-                             "Content-Range; delete the .part file and run again")
+            raise DownloadError(f"{resp.url}: the server answered a Range request with a wrong "
+                                "Content-Range; delete the .part file and run again")
         return None if match.group(2) == "*" else int(match.group(2))
     length = resp.headers.get("Content-Length")
     return int(length) if length else None
@@ -61,7 +66,7 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # the .part already holds everything
             return
-        raise DavisError(f"{url}: HTTP {exc.code} {exc.reason}; check download.url") from None
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}; check download.url") from None
     with resp:
         if resp.status == 200:
             offset = 0  # the server ignored Range: start again
@@ -81,7 +86,8 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
         raise ConnectionError(f"got {got} of {total} bytes")
 
 
-def download(url: str, dest: Path, checksum: str, retries: int = 3, timeout: float = 60.0) -> Path:
+def fetch_archive(url: str, dest: Path, checksum: str, retries: int = 3,
+                  timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``), verify ``checksum``, rename.
 
     A ``dest`` that already exists with the right checksum is kept as it is.
@@ -99,14 +105,14 @@ def download(url: str, dest: Path, checksum: str, retries: int = 3, timeout: flo
         except (ConnectionError, TimeoutError, urllib.error.URLError) as exc:
             if attempt == retries:
                 size = part.stat().st_size if part.exists() else 0
-                raise DavisError(
+                raise DownloadError(
                     f"{url}: download interrupted ({exc}); kept {size} bytes in {part}; "
                     "run the download stage again to resume"
                 ) from None
     got = file_digest(part, algo)
     if got != expected:
         part.unlink()
-        raise DavisError(
+        raise DownloadError(
             f"{url}: {algo} mismatch: expected {expected}, got {got}; removed {part}; run again "
             "to download afresh, or fix download.url / download.checksum"
         )

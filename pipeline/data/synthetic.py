@@ -10,7 +10,6 @@ and occlusion are what make temporal information matter for the pathway ablation
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.data.davis import SYNTHETIC_META, write_palette_png
+from pipeline.fileio import atomic_dir
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,12 @@ def _ensure_ids_present(ids: np.ndarray, k: int) -> bool:
 def generate(root: Path, spec: SyntheticSpec) -> Path:
     """Write the dataset to ``root`` (a DAVIS 2017 root), replacing it atomically."""
     root = Path(root)
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_dir(root) as tmp:
+        _write_root(tmp, spec)
+    return root
+
+
+def _write_root(root: Path, spec: SyntheticSpec) -> None:
     rng = np.random.default_rng(spec.seed)
     splits = {"train": spec.num_train, "val": spec.num_val}
     meta: dict = {"spec": spec.__dict__, "sequences": {}}
@@ -185,8 +189,8 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
                     frames, ids, info = render_sequence(rng, spec, fast)
                     if _ensure_ids_present(ids, info["num_objects"]):
                         break
-                img_dir = tmp / "JPEGImages" / "480p" / name
-                ann_dir = tmp / "Annotations" / "480p" / name
+                img_dir = root / "JPEGImages" / "480p" / name
+                ann_dir = root / "Annotations" / "480p" / name
                 img_dir.mkdir(parents=True)
                 ann_dir.mkdir(parents=True)
                 for t in range(spec.num_frames):
@@ -195,11 +199,8 @@ def generate(root: Path, spec: SyntheticSpec) -> Path:
                 meta["sequences"][name] = {"split": split, **info}
                 names_by_split[split].append(name)
                 bar.update(1)
-    sets = tmp / "ImageSets" / "2017"
+    sets = root / "ImageSets" / "2017"
     sets.mkdir(parents=True)
     for split, names in names_by_split.items():
         (sets / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
-    (tmp / SYNTHETIC_META).write_text(json.dumps(meta, indent=2))
-    shutil.rmtree(root, ignore_errors=True)
-    tmp.replace(root)
-    return root
+    (root / SYNTHETIC_META).write_text(json.dumps(meta, indent=2))

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
+from pipeline.data.davis import VOID
 from pipeline.registry import TRANSFORMS
 
 
@@ -84,10 +85,10 @@ class ClipRandomCrop(BaseTransform):
     """A random ``size`` (h, w) window at one position for the whole clip.
 
     A clip smaller than ``size`` on a side is padded there first (frames black, masks
-    ``pad_mask``: 255 = void, so the padding is ignored by the loss).
+    ``pad_mask``: void by default, so the padding is ignored by the loss).
     """
 
-    def __init__(self, size=(64, 64), pad_mask: int = 255):
+    def __init__(self, size=(64, 64), pad_mask: int = VOID):
         self.size, self.pad_mask = tuple(size), pad_mask
 
     def transform(self, results: dict) -> dict:

@@ -16,6 +16,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from pipeline.errors import CheckpointError
+from pipeline.fileio import atomic_path
 
 
 def _load_trusted_local(filename: str, map_location=None):
@@ -32,12 +33,9 @@ def register_trusted_loader() -> None:
 
 def save_model(path: Path, model: torch.nn.Module, model_cfg: dict, meta: dict | None = None) -> None:
     """Weights + the ``model:`` config that builds them, written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "model_cfg": model_cfg, "meta": meta or {}}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, "model_cfg": model_cfg, "meta": meta or {}}, tmp)
 
 
 def load_weights(path: Path) -> dict:
@@ -69,9 +67,15 @@ def load_weights(path: Path) -> dict:
     return ckpt
 
 
-def library_digest() -> bytes:
-    """SHA-256 of the library's source files: what a resumable result was computed with."""
+def library_digest(parts: tuple[str, ...]) -> bytes:
+    """SHA-256 of the source files of ``parts`` of the library (subpackages or modules,
+    relative to ``pipeline/``, e.g. ``("data", "registry.py")``): the code a resumable result
+    was computed with. Each part's name is hashed too, so moving code between parts counts."""
+    library = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
-        digest.update(source.read_bytes())
+    for part in sorted(parts):
+        path = library / part
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(str(source.relative_to(library)).encode())
+            digest.update(source.read_bytes())
     return digest.digest()

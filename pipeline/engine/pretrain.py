@@ -3,8 +3,9 @@
 The mmengine Runner does the loop, the optimiser, checkpointing every
 ``checkpoint_interval`` iterations and resuming: a re-run with the same configuration
 continues from the last checkpoint in ``work_dir``. A run with a different configuration
-(or data, or library code) starts afresh: ``work_dir`` carries a fingerprint of all three,
-so a stage that DVC re-runs because something changed never resumes a stale run.
+(or data, or library code that pretraining runs: :data:`CODE`) starts afresh: ``work_dir``
+carries a fingerprint of all three, so a stage that DVC re-runs because something changed
+never resumes a stale run.
 
 On the CPU the run is deterministic (same params, same weights). On a GPU it is not:
 PyTorch has no deterministic CUDA kernel for the bilinear upsampling's backward pass, so
@@ -28,6 +29,10 @@ from pipeline.engine.hooks import FiniteLossHook, LossCurveHook, ProgressBarHook
 from pipeline.errors import InputError
 
 FINGERPRINT = "fingerprint.json"
+# The code pretraining runs (as the pretrain stage's deps in dvc.yaml): the dataset and its
+# transforms, the models, the training engine, the registry, errors and file writing. Not
+# evaluation, figures or the CLI: a change there neither re-runs nor restarts pretraining.
+CODE = ("data", "models", "engine", "registry.py", "errors.py", "fileio.py")
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,13 @@ class PretrainConfig:
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
+    """Config, decoded data (the cache index) and the library code in :data:`CODE`:
+    ``pipeline/data``, ``models``, ``engine``, ``registry.py``, ``errors.py``, ``fileio.py``,
+    what the pretrain stage imports, not all of ``pipeline/``."""
     digest = hashlib.sha256()
     digest.update(json.dumps([model_cfg, asdict(cfg)], sort_keys=True, default=str).encode())
     digest.update((Path(cache_dir) / "index.parquet").read_bytes())
-    digest.update(library_digest())
+    digest.update(library_digest(CODE))
     return digest.hexdigest()
 
 

@@ -11,7 +11,6 @@ Outputs: palette PNGs ``<out>/00000.png...`` of the original ids, ``overlay.mp4`
 """
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -20,10 +19,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline.data.cache import resize_frames, resize_masks
-from pipeline.data.davis import davis_palette, read_mask_as_ids, write_palette_png
+from pipeline.data.davis import VOID, davis_palette, read_mask_as_ids, write_palette_png
 from pipeline.engine.osvos import FinetuneConfig
 from pipeline.engine.vos import load_segmenter, segment_sequence
 from pipeline.errors import ConfigError, InputError
+from pipeline.fileio import write_csv_atomic
 from pipeline.visualize import blend, write_video
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -92,7 +92,7 @@ def rgb_to_ids(rgb: np.ndarray) -> np.ndarray:
     colours, inverse, counts = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True,
                                          return_counts=True)
     inverse = inverse.reshape(-1)
-    palette = {tuple(c): i for i, c in enumerate(davis_palette()[:255].tolist())}
+    palette = {tuple(c): i for i, c in enumerate(davis_palette()[:VOID].tolist())}
     if all(tuple(c) in palette for c in colours.tolist()):
         return np.array([palette[tuple(c)] for c in colours.tolist()], np.uint8)[inverse].reshape(rgb.shape[:2])
     objects, largest = [np.zeros(3)], 0
@@ -129,7 +129,7 @@ def read_first_mask(path: Path, frame_hw: tuple[int, int]) -> np.ndarray:
         mask = rgb_to_ids(np.where(rgba[..., 3:] == 0, 0, rgba[..., :3]))
     elif set(np.unique(mask).tolist()) <= {0, 255}:
         mask = (mask > 0).astype(np.uint8)  # a binary 0/255 mask (DAVIS 2016 style): one object
-    elif mode != "P" and len(np.unique(mask[mask != 255])) - 1 > MAX_GREY_IDS:
+    elif mode != "P" and len(np.unique(mask[mask != VOID])) - 1 > MAX_GREY_IDS:
         raise SegmentError(
             f"{path}: {len(np.unique(mask)) - 1} grey levels, a smoothed mask rather than object "
             "ids; give a palette PNG of ids, a 0/255 binary mask or coloured objects on black"
@@ -139,7 +139,7 @@ def read_first_mask(path: Path, frame_hw: tuple[int, int]) -> np.ndarray:
             f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but the video's frames are "
             f"{frame_hw[1]}x{frame_hw[0]}; give the mask of frame 0 at the video's size"
         )
-    if not (mask[mask != 255] > 0).any():
+    if not (mask[mask != VOID] > 0).any():
         raise SegmentError(f"{path}: the mask is empty; mark the object(s) in frame 0 with ids > 0")
     return mask
 
@@ -178,12 +178,10 @@ def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
     for t, frame_ids in enumerate(tqdm(ids, desc="write", unit="frame")):
         write_palette_png(out_dir / f"{t:05d}.png", frame_ids)
     write_video(out_dir / "overlay.mp4", blend(frames, ids), fps)
-    objects = sorted(int(i) for i in np.unique(mask) if i not in (0, 255))
-    with (out_dir / "areas.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["frame"] + [f"object_{k}" for k in objects])
-        for t, frame_ids in enumerate(ids):
-            writer.writerow([t] + [int((frame_ids == k).sum()) for k in objects])
+    objects = sorted(int(i) for i in np.unique(mask) if i not in (0, VOID))
+    write_csv_atomic(out_dir / "areas.csv", ["frame"] + [f"object_{k}" for k in objects],
+                     [[t] + [int((frame_ids == k).sum()) for k in objects]
+                      for t, frame_ids in enumerate(ids)])
     seconds = time.perf_counter() - t0
     return {"frames": len(frames), "objects": len(objects), "seconds": seconds,
             "fps": len(frames) / seconds, **timing}

@@ -24,11 +24,17 @@ from tqdm import tqdm
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID, list_sequences, read_mask, write_palette_png
 from pipeline.engine.checkpoint import library_digest, load_weights
+from pipeline.engine.dist import device_for, gather, process_group
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.errors import CheckpointError, ConfigError, InputError, TrainingDivergedError
+from pipeline.fileio import atomic_dir
 from pipeline.models import build_segmenter
+from pipeline.models.complexity import complexity
+from pipeline.timing import FinetuneTiming
 
 STAMP = ".sfvos.json"
+# The code fine-tuning runs (as the finetune stage's deps in dvc.yaml); not evaluation or figures.
+CODE = ("data", "models", "engine", "registry.py", "errors.py", "fileio.py", "timing.py")
 
 
 def load_segmenter(checkpoint: Path, pathways: str | None = None):
@@ -53,15 +59,12 @@ def load_segmenter(checkpoint: Path, pathways: str | None = None):
 def write_sequence(out_dir: Path, ids: np.ndarray, stamp: dict | None = None) -> None:
     """Write (T, H, W) ids as ``out_dir/00000.png...`` (and ``stamp`` as its ``.sfvos.json``)
     via a temp folder and a rename."""
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for t, frame in enumerate(ids):
-        write_palette_png(tmp / f"{t:05d}.png", frame)
-    if stamp is not None:
-        (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.replace(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        for t, frame in enumerate(ids):
+            write_palette_png(tmp / f"{t:05d}.png", frame)
+        if stamp is not None:
+            (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
 
 
 def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
@@ -94,7 +97,7 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
 def _run_fingerprint(checkpoint: Path, cfg: FinetuneConfig, device: str) -> hashlib.sha256:
     digest = hashlib.sha256(Path(checkpoint).read_bytes())
     digest.update(json.dumps([asdict(cfg), device], sort_keys=True, default=str).encode())
-    digest.update(library_digest())
+    digest.update(library_digest(CODE))
     return digest
 
 
@@ -152,3 +155,26 @@ def run_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: 
             write_sequence(results_dir / name, ids, {"fingerprint": fingerprint,
                                                      "timing": timings[name]})
     return timings
+
+
+def finetune_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: Path,
+                   timing_path: Path, cfg: FinetuneConfig, model) -> FinetuneTiming | None:
+    """The finetune stage: :func:`run_split` on ``val``, sharded across ``torchrun`` ranks
+    (sequence i on rank i % N); rank 0 writes the merged :class:`FinetuneTiming` (``model``:
+    the checkpoint's segmenter, for the compute accounting) and returns it."""
+    with process_group() as (rank, world):
+        mine = run_split(cache_dir, davis_root, checkpoint, results_dir, cfg, "val", rank, world,
+                         device_for(rank))
+        timings = {k: v for part in gather(mine, world) for k, v in part.items()}
+        if rank != 0:
+            return None
+    # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
+    # that frame): per frame and object, the GFLOPs of the whole clip.
+    clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
+    record = FinetuneTiming(
+        sequences=dict(sorted(timings.items())),
+        compute=clip | {"gflops_per_frame": clip["gflops_per_clip"], "crop_size": model.crop_size},
+        world_size=world,
+    )
+    record.write(timing_path)
+    return record

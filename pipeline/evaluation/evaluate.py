@@ -22,7 +22,7 @@ from PIL import Image
 from pipeline.data.davis import (VOID, DavisError, detect_year, list_sequences, read_mask,
                                  read_mask_as_ids)
 from pipeline.errors import InputError
-from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_statistics
+from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_statistics, j_and_f
 from pipeline.fileio import write_csv_atomic, write_json_atomic
 
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -165,7 +165,7 @@ def global_row(scores: list[ObjectScore]) -> dict:
     """The toolkit's global row: means over objects; J&F = (J-Mean + F-Mean) / 2."""
     stats = [s.stats() for s in scores]
     row = {k: float(np.mean([s[k] for s in stats])) for k in GLOBAL_COLUMNS[1:]}
-    return {"J&F-Mean": (row["J-Mean"] + row["F-Mean"]) / 2, **row}
+    return {"J&F-Mean": j_and_f(row["J-Mean"], row["F-Mean"]), **row}
 
 
 def write_reports(scores: list[ObjectScore], out_dir: Path, split: str = "val") -> dict:

@@ -113,3 +113,8 @@ def db_statistics(per_frame: np.ndarray) -> tuple[float, float, float]:
     bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
     decay = float(np.nanmean(bins[0]) - np.nanmean(bins[3]))
     return mean, recall, decay
+
+
+def j_and_f(j_mean: float, f_mean: float) -> float:
+    """The DAVIS headline measure J&F: the mean of region J and boundary F, ``(J + F) / 2``."""
+    return (j_mean + f_mean) / 2

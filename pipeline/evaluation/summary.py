@@ -4,13 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.evaluation.evaluate import ObjectScore
+from pipeline.evaluation.measures import j_and_f
 
 
 def _jf(scores: list[ObjectScore]) -> float | None:
     if not scores:
         return None
     stats = [s.stats() for s in scores]
-    return float((np.mean([s["J-Mean"] for s in stats]) + np.mean([s["F-Mean"] for s in stats])) / 2)
+    return float(j_and_f(np.mean([s["J-Mean"] for s in stats]),
+                         np.mean([s["F-Mean"] for s in stats])))
 
 
 def summarize(scores: list[ObjectScore], global_row: dict, sequences: dict[str, dict]) -> dict:
@@ -46,7 +48,7 @@ def per_sequence_rows(scores: list[ObjectScore]) -> list[dict]:
     rows = []
     for s in scores:
         st = s.stats()
-        rows.append({"object": s.name, "J_and_F": (st["J-Mean"] + st["F-Mean"]) / 2,
+        rows.append({"object": s.name, "J_and_F": j_and_f(st["J-Mean"], st["F-Mean"]),
                      "J": st["J-Mean"], "F": st["F-Mean"]})
     return rows
 

@@ -4,6 +4,7 @@ import pytest
 
 from pipeline.data.cache import decode
 from pipeline.data.crops import crop, jitter_box, object_box, paste
+from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, deform_prior
 from pipeline.registry import DATASETS, build
 
@@ -36,7 +37,7 @@ def test_outside_the_frame_is_black_in_frames_and_fill_in_masks():
     box = (0.0, 0.0, 40.0)  # centred on the corner: 3/4 of the crop lies outside
     c = crop(frame, box, 20)
     assert c[0, 0, 0].tolist() == [0, 0, 0] and c[0, -1, -1].tolist() == [200, 200, 200]
-    assert crop(np.ones((1, 40, 40), np.uint8), box, 20, nearest=True, fill=255)[0, 0, 0] == 255
+    assert crop(np.ones((1, 40, 40), np.uint8), box, 20, nearest=True, fill=VOID)[0, 0, 0] == VOID
 
 
 def test_jitter_moves_and_scales_within_bounds():
@@ -83,7 +84,7 @@ def test_propagation_dataset_serves_one_object_with_its_prior(root2017, tmp_path
         item = ds[i]
         x, y = item["inputs"].numpy(), item["data_samples"].numpy()
         assert x.shape == (4, 3, 32, 32) and y.shape == (3, 32, 32)
-        assert set(np.unique(x[3])) <= {0, 255} and set(np.unique(y)) <= {0, 1, 255}
+        assert set(np.unique(x[3])) <= {0, 255} and set(np.unique(y)) <= {0, 1, VOID}
         fg, prior = y[-1] == 1, x[3, -1] > 0
         assert fg.any()  # an object of the last frame, centred in the crop
         ious.append((fg & prior).sum() / (fg | prior).sum())

@@ -6,7 +6,9 @@ import zipfile
 import pytest
 
 from pipeline.data.davis import DavisError, list_sequences
-from pipeline.data.download import fetch, safe_extract
+from pipeline.data.download import install_dataset, safe_extract
+from pipeline.data.fetch import DownloadError
+from pipeline.errors import ConfigError
 from stages import download as download_stage
 from tests.data.conftest import sample_subset, zip_folder
 
@@ -16,9 +18,9 @@ def _files(root):
 
 
 def test_local_folder_and_zip_of_the_real_sample_give_the_same_root(sample_2016, tmp_path):
-    from_folder = fetch("local", tmp_path / "a", path=str(sample_2016.parent))
+    from_folder = install_dataset("local", tmp_path / "a", path=str(sample_2016.parent))
     archive = zip_folder(sample_2016, tmp_path / "sample.zip")
-    from_zip = fetch("local", tmp_path / "b", path=str(archive))
+    from_zip = install_dataset("local", tmp_path / "b", path=str(archive))
     assert _files(from_folder) == _files(from_zip) == _files(sample_2016)
     seqs = list_sequences(from_zip)
     assert len(seqs) == 7 and sum(len(s.frames) for s in seqs) == 332
@@ -27,7 +29,7 @@ def test_local_folder_and_zip_of_the_real_sample_give_the_same_root(sample_2016,
 
 def test_local_zip_whose_top_level_is_the_root_itself(root2017, tmp_path):
     archive = zip_folder(root2017, tmp_path / "flat.zip", arcroot="")
-    out = fetch("local", tmp_path / "out", path=str(archive))
+    out = install_dataset("local", tmp_path / "out", path=str(archive))
     assert _files(out) == _files(root2017)
 
 
@@ -53,11 +55,11 @@ def test_1080p_members_are_not_extracted(tmp_path):
 def test_local_errors_leave_nothing_behind(tmp_path):
     (tmp_path / "not-davis").mkdir()
     with pytest.raises(DavisError, match="expected a DAVIS root"):
-        fetch("local", tmp_path / "out", path=str(tmp_path / "not-davis"))
+        install_dataset("local", tmp_path / "out", path=str(tmp_path / "not-davis"))
     with pytest.raises(DavisError, match="does not exist"):
-        fetch("local", tmp_path / "out", path=str(tmp_path / "nowhere"))
-    with pytest.raises(DavisError, match="not one of"):
-        fetch("davis2018", tmp_path / "out")
+        install_dataset("local", tmp_path / "out", path=str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="not one of"):
+        install_dataset("davis2018", tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-davis"]
 
 
@@ -83,14 +85,14 @@ def test_official_source_via_stage_resumes_on_the_next_run(sample_2016, http_ser
 
 def test_official_source_with_wrong_checksum_fails_clearly(root2016, http_server, tmp_path):
     http_server.payload = zip_folder(root2016, tmp_path / "a.zip").read_bytes()
-    with pytest.raises(DavisError, match="sha256 mismatch: expected 0+, got [0-9a-f]{64}"):
-        fetch("davis2017", tmp_path / "out", archives=tmp_path / "arch", url=http_server.url,
-              checksum="sha256:" + "0" * 64)
+    with pytest.raises(DownloadError, match="sha256 mismatch: expected 0+, got [0-9a-f]{64}"):
+        install_dataset("davis2017", tmp_path / "out", archives=tmp_path / "arch",
+                        url=http_server.url, checksum="sha256:" + "0" * 64)
     assert not (tmp_path / "out").exists() and list((tmp_path / "arch").iterdir()) == []
 
 
 def test_synthetic_source_still_writes_a_2017_root(tmp_path):
-    out = fetch("synthetic", tmp_path / "syn", synthetic=dict(num_train=1, num_val=1, num_frames=3,
-                                                              height=32, width=48))
+    out = install_dataset("synthetic", tmp_path / "syn",
+                          synthetic=dict(num_train=1, num_val=1, num_frames=3, height=32, width=48))
     assert [(s.split, s.year, len(s.frames)) for s in list_sequences(out)] == [
         ("train", 2017, 3), ("val", 2017, 3)]

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from pipeline.data.davis import VOID
 from pipeline.registry import TRANSFORMS, build
 
 T, H, W = 4, 40, 56
@@ -66,7 +67,7 @@ def test_crop_takes_one_window_at_the_same_place_in_every_frame():
 def test_crop_larger_than_the_clip_pads_masks_with_void():
     out = build(TRANSFORMS, dict(type="ClipRandomCrop", size=(H + 4, W)))(_clip())
     assert out["frames"].shape == (T, H + 4, W, 3)
-    assert np.all(out["masks"][:, H:] == 255) and np.all(out["frames"][:, H:] == 0)
+    assert np.all(out["masks"][:, H:] == VOID) and np.all(out["frames"][:, H:] == 0)
 
 
 def test_colour_jitter_changes_colours_not_masks_and_is_one_draw_per_clip():

@@ -3,6 +3,7 @@ import numpy as np
 import torch
 
 from pipeline.data.cache import load_arrays, sequence_table
+from pipeline.data.davis import VOID
 from pipeline.engine.osvos import (
     FinetuneConfig, aggregate, classes_to_ids, finetune, frame0_labels, propagate,
 )
@@ -11,10 +12,11 @@ from pipeline.models import build_segmenter
 
 
 def test_frame0_labels_maps_ids_in_order_and_keeps_void():
-    mask = np.array([[0, 3, 7], [255, 7, 0]], np.uint8)
+    mask = np.array([[0, 3, 7], [VOID, 7, 0]], np.uint8)
     labels = frame0_labels(mask, [3, 7])
-    assert labels.tolist() == [[0, 1, 2], [255, 2, 0]]
-    assert classes_to_ids(np.where(labels == 255, 0, labels), [3, 7]).tolist() == [[0, 3, 7], [0, 7, 0]]
+    assert labels.tolist() == [[0, 1, 2], [VOID, 2, 0]]
+    assert classes_to_ids(np.where(labels == VOID, 0, labels), [3, 7]).tolist() == [
+        [0, 3, 7], [0, 7, 0]]
 
 
 def test_soft_aggregation_normalises_and_keeps_the_single_object_threshold():
@@ -72,7 +74,7 @@ def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):
     model = build_segmenter(tiny_model_cfg)
     name = sequence_table(tiny_cache, "val")[0]["name"]
     frames, masks = load_arrays(tiny_cache, name)
-    ids = sorted(int(i) for i in np.unique(masks[0]) if i not in (0, 255))
+    ids = sorted(int(i) for i in np.unique(masks[0]) if i not in (0, VOID))
     cfg = FinetuneConfig(steps=40, lr=5e-3, batch_size=2, clip_len=4, augment=())
     labels0 = frame0_labels(masks[0], ids)
     losses = finetune(model, frames, labels0, cfg)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pipeline.timing import FinetuneTiming
 from tests.conftest import REPO, TINY_MODEL
 
 RUN = """
@@ -97,10 +98,10 @@ def test_torchrun_two_processes_pretrain_and_finetune(tiny_cache, tiny_davis, tm
                     "--timing", str(tmp_path / "timing.json"), "--params", str(tmp_path / "params.yaml")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert fin.returncode == 0, fin.stderr[-3000:]
-    timing = json.loads((tmp_path / "timing.json").read_text())
+    timing = FinetuneTiming.read(tmp_path / "timing.json")
     val = sorted(p.name for p in (tiny_davis / "JPEGImages" / "480p").iterdir() if "val" in p.name)
-    assert sorted(timing["sequences"]) == val
-    assert {t["rank"] for t in timing["sequences"].values()} == {0, 1}
+    assert sorted(timing.sequences) == val and timing.world_size == 2
+    assert {t["rank"] for t in timing.sequences.values()} == {0, 1}
     for name in val:
         assert len(list((tmp_path / "results" / name).glob("*.png"))) == 8
     assert not list(tmp_path.glob("timing.rank*.json"))

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.data.cache import decode
 from pipeline.data.synthetic import SyntheticSpec, generate
+from pipeline.timing import FinetuneTiming
 from pipeline.visualize import blend
 from stages import evaluate
 
@@ -27,9 +28,9 @@ def test_stage_writes_metrics_plots_reports_and_overlays(synthetic, tmp_path):
     for name in names:
         shutil.copytree(davis / "Annotations" / "480p" / name, tmp_path / "results" / name)
     timing = tmp_path / "timing.json"
-    timing.write_text(json.dumps({
-        "compute": {"params": 1000, "gflops_per_frame": 0.5},
-        "sequences": {n: {"predict_fps": 10.0 * (i + 1), "finetune_s": 2.0} for i, n in enumerate(names)}}))
+    FinetuneTiming(
+        sequences={n: {"predict_fps": 10.0 * (i + 1), "finetune_s": 2.0} for i, n in enumerate(names)},
+        compute={"params": 1000, "gflops_per_frame": 0.5}).write(timing)
     params = tmp_path / "params.yaml"
     params.write_text("evaluate:\n  split: val\n  jobs: 1\n  overlays: 2\n")
     evaluate.main(results=tmp_path / "results", davis=davis, cache=cache, timing=timing,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from pipeline.evaluation.report import experiment_rows, markdown_table
 from stages.cli import app
-from stages.report import experiment_rows, markdown_table
 
 FIXTURE = Path(__file__).parent / "data" / "dvc_exp_show.json"
 

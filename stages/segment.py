@@ -1,0 +1,37 @@
+"""``sfvos segment``: segment a user's own video from the mask of its first frame
+(:func:`pipeline.engine.segment.segment_video`)."""
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from stages.common import one_line_errors
+
+
+@one_line_errors
+def main(
+    input: Path = typer.Argument(..., help="video file (mp4, avi, mov) or folder of frames"),
+    mask: Path = typer.Option(..., "--mask", help="palette or binary PNG mask of frame 0"),
+    out: Path = typer.Option(..., "--out", help="folder for PNGs, overlay.mp4, areas.csv"),
+    checkpoint: Optional[Path] = typer.Option(
+        None, help="weights written by the pipeline (default: the shipped DAVIS 2016 parent)"),
+    steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
+    pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
+    height: int = typer.Option(480, help="working height: taller frames are resized to it"),
+    width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+) -> None:
+    """Segment your own video from the mask of its first frame."""
+    from dataclasses import replace
+
+    from pipeline.engine.osvos import FinetuneConfig
+    from pipeline.engine.segment import segment_video
+    from pipeline.weights import PARENT_CHECKPOINT
+
+    summary = segment_video(input, mask, checkpoint or PARENT_CHECKPOINT, out,
+                            replace(FinetuneConfig(), steps=steps), height, width, device, pathways)
+    typer.echo(
+        f"segmented {summary['frames']} frames, {summary['objects']} object(s) in "
+        f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s); outputs in {out}/ "
+        "(00000.png..., overlay.mp4, areas.csv)"
+    )
