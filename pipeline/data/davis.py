@@ -24,8 +24,8 @@ from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import InputError
 from pipeline.fileio import atomic_path
+from pipeline.labels import VOID  # noqa: F401  (re-exported: pipeline.data.davis.VOID)
 
-VOID = 255
 SPLITS = ("train", "val")
 SYNTHETIC_META = "sfvos_synthetic.json"
 

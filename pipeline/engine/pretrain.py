@@ -32,7 +32,7 @@ FINGERPRINT = "fingerprint.json"
 # The code pretraining runs (as the pretrain stage's deps in dvc.yaml): the dataset and its
 # transforms, the models, the training engine, the registry, errors and file writing. Not
 # evaluation, figures or the CLI: a change there neither re-runs nor restarts pretraining.
-CODE = ("data", "models", "engine", "registry.py", "errors.py", "fileio.py")
+CODE = ("data", "models", "engine", "labels.py", "registry.py", "errors.py", "fileio.py")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class PretrainConfig:
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
     """Config, decoded data (the cache index) and the library code in :data:`CODE`:
-    ``pipeline/data``, ``models``, ``engine``, ``registry.py``, ``errors.py``, ``fileio.py``,
+    ``pipeline/data``, ``models``, ``engine``, ``labels.py``, ``registry.py``, ``errors.py``, ``fileio.py``,
     what the pretrain stage imports, not all of ``pipeline/``."""
     digest = hashlib.sha256()
     digest.update(json.dumps([model_cfg, asdict(cfg)], sort_keys=True, default=str).encode())

@@ -34,7 +34,7 @@ from pipeline.timing import FinetuneTiming
 
 STAMP = ".sfvos.json"
 # The code fine-tuning runs (as the finetune stage's deps in dvc.yaml); not evaluation or figures.
-CODE = ("data", "models", "engine", "registry.py", "errors.py", "fileio.py", "timing.py")
+CODE = ("data", "models", "engine", "labels.py", "registry.py", "errors.py", "fileio.py", "timing.py")
 
 
 def load_segmenter(checkpoint: Path, pathways: str | None = None):

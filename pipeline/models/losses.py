@@ -1,13 +1,12 @@
-"""Losses for (B, C, T, H, W) logits against (B, T, H, W) integer targets; 255 is ignored."""
+"""Losses for (B, C, T, H, W) logits against (B, T, H, W) integer targets; VOID (255) is ignored."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.labels import VOID
 from pipeline.registry import MODELS
-
-IGNORE = 255
 
 
 @MODELS.register_module()
@@ -20,7 +19,7 @@ class BalancedCrossEntropyLoss(nn.Module):
     size, so a small object is not drowned by the background.
     """
 
-    def __init__(self, ignore_index: int = IGNORE, loss_weight: float = 1.0):
+    def __init__(self, ignore_index: int = VOID, loss_weight: float = 1.0):
         super().__init__()
         self.ignore_index, self.loss_weight = ignore_index, loss_weight
 
@@ -36,7 +35,7 @@ class BalancedCrossEntropyLoss(nn.Module):
 class CrossEntropyLoss(nn.Module):
     """Plain pixel-wise cross-entropy."""
 
-    def __init__(self, ignore_index: int = IGNORE, loss_weight: float = 1.0):
+    def __init__(self, ignore_index: int = VOID, loss_weight: float = 1.0):
         super().__init__()
         self.ignore_index, self.loss_weight = ignore_index, loss_weight
 
@@ -48,7 +47,7 @@ class CrossEntropyLoss(nn.Module):
 class DiceLoss(nn.Module):
     """Soft Dice over the foreground classes (1..C-1), ignoring void pixels."""
 
-    def __init__(self, ignore_index: int = IGNORE, loss_weight: float = 1.0, eps: float = 1.0):
+    def __init__(self, ignore_index: int = VOID, loss_weight: float = 1.0, eps: float = 1.0):
         super().__init__()
         self.ignore_index, self.loss_weight, self.eps = ignore_index, loss_weight, eps
 

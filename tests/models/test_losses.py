@@ -1,7 +1,8 @@
 import torch
 import torch.nn.functional as F
 
-from pipeline.models.losses import IGNORE, BalancedCrossEntropyLoss, CrossEntropyLoss, DiceLoss
+from pipeline.labels import VOID
+from pipeline.models.losses import BalancedCrossEntropyLoss, CrossEntropyLoss, DiceLoss
 
 
 def test_balanced_loss_is_osvos_weighted_bce_rescaled():
@@ -22,7 +23,7 @@ def test_void_pixels_do_not_change_the_losses():
     logits = torch.randn(1, 3, 2, 6, 6)
     target = torch.randint(0, 3, (1, 2, 6, 6))
     voided = target.clone()
-    voided[..., :2] = IGNORE
+    voided[..., :2] = VOID
     cropped_logits, cropped_target = logits[..., 2:], target[..., 2:]
     for loss in (BalancedCrossEntropyLoss(), CrossEntropyLoss(), DiceLoss()):
         torch.testing.assert_close(loss(logits, voided), loss(cropped_logits, cropped_target))
