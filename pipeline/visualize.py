@@ -12,9 +12,13 @@ from pipeline.fileio import atomic_path
 def blend(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """(..., H, W, 3) uint8 frames with every object pixel (id > 0) mixed with its palette
     colour: ``(1 - alpha) * frame + alpha * colour``; background pixels are left as they are."""
-    colours = davis_palette()[ids].astype(np.float32)
-    mixed = (1 - alpha) * frames.astype(np.float32) + alpha * colours
-    return np.where((ids > 0)[..., None], np.round(mixed), frames).astype(np.uint8)
+    out = np.array(frames, dtype=np.uint8, copy=True)
+    objects = ids > 0  # only these pixels are mixed: the float math on whole frames was 1/3 of
+    if objects.any():  # an 80-frame `sfvos segment --steps 0`
+        colours = davis_palette()[ids[objects]].astype(np.float32)
+        mixed = (1 - alpha) * frames[objects].astype(np.float32) + alpha * colours
+        out[objects] = np.round(mixed).astype(np.uint8)
+    return out
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float = 10.0) -> None:
