@@ -21,6 +21,7 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -40,6 +41,7 @@ from pipeline.data.cache import decode, load_arrays  # noqa: E402
 from pipeline.data.davis import read_frame, read_mask  # noqa: E402
 from pipeline.engine.checkpoint import load_weights, save_model  # noqa: E402
 from pipeline.evaluation.measures import db_eval_iou, f_measure  # noqa: E402
+from pipeline.fileio import write_text_atomic  # noqa: E402
 from pipeline.models.complexity import complexity  # noqa: E402
 from pipeline.models.segmenter import build_segmenter  # noqa: E402
 from pipeline.weights import PARENT_CHECKPOINT  # noqa: E402
@@ -82,9 +84,13 @@ def _video(davis: Path, tmp: Path) -> tuple[Path, Path, int]:
     return video, davis / "Annotations" / "480p" / SEQUENCE / "00000.png", len(frames)
 
 
+@functools.cache
+def _parent_cfg() -> dict:
+    return load_weights(PARENT_CHECKPOINT)["model_cfg"]
+
+
 def _profile_cfg(pathways: str) -> dict:
-    cfg = load_weights(PARENT_CHECKPOINT)["model_cfg"]
-    return dict(cfg, pathways=pathways)
+    return dict(_parent_cfg(), pathways=pathways)
 
 
 def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
@@ -222,9 +228,7 @@ def main() -> None:
         *segment, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
-    tmp_out = args.out.with_name(args.out.name + ".tmp")
-    tmp_out.write_text(text)
-    tmp_out.replace(args.out)
+    write_text_atomic(args.out, text)
     print(text)
 
 

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.real_davis import _override  # noqa: E402
 from pipeline.data.cache import decode  # noqa: E402
 from pipeline.engine.checkpoint import load_weights  # noqa: E402
+from pipeline.fileio import atomic_path  # noqa: E402
 from pipeline.engine.pretrain import PretrainConfig, pretrain  # noqa: E402
 
 
@@ -100,9 +101,8 @@ def _record(path: Path, meta: dict) -> None:
     """Replace the checkpoint's meta (pretrain() records its config's iters, here a cap)."""
     ckpt = load_weights(path)
     ckpt["meta"] = meta
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
 
 
 def _child(spec: dict) -> None:
