@@ -87,7 +87,7 @@ AT_LEAST = {  # key: the smallest value that works
 AT_MOST = {"download.synthetic.max_objects": 254, "download.synthetic.fast_fraction": 1,
            "finetune.static_prob": 1}
 POSITIVE = {"pretrain.lr", "finetune.lr"}
-NON_NEGATIVE = {"download.synthetic.fast_fraction", "finetune.static_prob"}
+NON_NEGATIVE = {"download.synthetic.fast_fraction", "finetune.static_prob", "finetune.prior_strength"}
 
 
 def _optimizers() -> tuple[str, ...]:

@@ -16,6 +16,8 @@ def main(
     checkpoint: Optional[Path] = typer.Option(
         None, help="weights written by the pipeline (default: the shipped DAVIS 2016 parent)"),
     steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
+    flip: bool = typer.Option(True, "--flip/--no-flip",
+                              help="average with the mirrored video's prediction (2x network time)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: int = typer.Option(480, help="working height: taller frames are resized to it"),
     width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
@@ -29,7 +31,7 @@ def main(
     from pipeline.weights import PARENT_CHECKPOINT
 
     summary = segment_video(input, mask, checkpoint or PARENT_CHECKPOINT, out,
-                            replace(FinetuneConfig(), steps=steps), height, width, device, pathways)
+                            replace(FinetuneConfig(), steps=steps, test_flip=flip), height, width, device, pathways)
     typer.echo(
         f"segmented {summary['frames']} frames, {summary['objects']} object(s) in "
         f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s); outputs in {out}/ "

@@ -80,7 +80,8 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
     t0 = time.perf_counter()
     losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
     t1 = time.perf_counter()
-    classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device)
+    classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device,
+                        flip=cfg.test_flip)
     t2 = time.perf_counter()
     ids = classes_to_ids(classes, object_ids)
     ids[0] = np.where(mask0 == VOID, 0, mask0)
@@ -169,11 +170,13 @@ def finetune_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_
         if rank != 0:
             return None
     # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
-    # that frame): per frame and object, the GFLOPs of the whole clip.
+    # that frame, and test_flip adds its mirror image): per frame and object, the GFLOPs of
+    # one or two whole clips.
     clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
+    clips = 2 if cfg.test_flip else 1
     record = FinetuneTiming(
         sequences=dict(sorted(timings.items())),
-        compute=clip | {"gflops_per_frame": clip["gflops_per_clip"], "crop_size": model.crop_size},
+        compute=clip | {"gflops_per_frame": clips * clip["gflops_per_clip"], "crop_size": model.crop_size},
         world_size=world,
     )
     record.write(timing_path)

@@ -69,6 +69,26 @@ def test_propagation_follows_the_flow_of_each_object():
     assert big.shape == (10, 120, 180) and set(np.unique(big)) == {0, 1, 2}
 
 
+class PriorShifter(PriorCopier):
+    """Answers its prior moved 3 crop pixels to the right: a bias that mirroring reverses."""
+
+    def forward(self, inputs, mode):
+        return torch.roll(super().forward(inputs, mode), 3, dims=-1)
+
+
+def test_flip_averaging_cancels_a_left_right_bias():
+    frames, ids = _moving_squares(num=8)
+    frames, ids = np.repeat(frames[:1], 8, 0), np.repeat(ids[:1], 8, 0)  # nothing moves
+    centre = lambda m: np.nonzero(m)[1].mean()
+    plain = propagate(PriorShifter(), frames, ids[0], clip_len=4)
+    mirrored = propagate(PriorShifter(), frames, ids[0], clip_len=4, flip=True)
+    for k in (1, 2):
+        drift = [centre(plain[t] == k) - centre(ids[0] == k) for t in range(8)]
+        assert drift[-1] > 5 and all(np.diff(drift) >= 0), drift  # drifts right, frame by frame
+        for t in (1, 2, 3):  # the mirrored prediction, mirrored back, cancels the bias
+            assert abs(centre(mirrored[t] == k) - centre(ids[0] == k)) < 0.5, (k, t)
+
+
 def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):
     torch.manual_seed(0)
     model = build_segmenter(tiny_model_cfg)
