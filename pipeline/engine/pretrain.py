@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from pipeline.engine.checkpoint import library_digest, register_trusted_loader, 
 from pipeline.engine.dist import runner_dist_kwargs
 from pipeline.engine.hooks import FiniteLossHook, LossCurveHook, ProgressBarHook
 from pipeline.errors import InputError
+from pipeline.registry import SCOPE
 
 FINGERPRINT = "fingerprint.json"
 # The code pretraining runs (as the pretrain stage's deps in dvc.yaml): the dataset and its
@@ -87,7 +88,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     _prepare_work_dir(work_dir, _fingerprint(cache_dir, model_cfg, cfg))
     runner = Runner(
         # built by the Runner after it seeds, so the initial weights follow the seed
-        model=dict(model_cfg, type=f"sfvos.{model_cfg['type']}"),
+        model=dict(model_cfg, type=f"{SCOPE}.{model_cfg['type']}"),
         work_dir=str(work_dir),
         train_dataloader=dict(
             batch_size=cfg.batch_size,
@@ -96,7 +97,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
             pin_memory=torch.cuda.is_available(),
             sampler=dict(type="InfiniteSampler", shuffle=True),
             collate_fn=dict(type="default_collate"),
-            dataset=dict(type="sfvos.PropagationClipDataset", cache_dir=str(cache_dir),
+            dataset=dict(type=f"{SCOPE}.PropagationClipDataset", cache_dir=str(cache_dir),
                          split="train", clip_len=cfg.clip_len, tau=cfg.tau,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
                          context=model_cfg.get("context", 2.0)),
@@ -113,7 +114,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
         custom_hooks=[FiniteLossHook(), ProgressBarHook("pretrain"), LossCurveHook(loss_curve), *hooks],
         randomness=dict(seed=cfg.seed, deterministic=not torch.cuda.is_available()),
         launcher=launcher,
-        experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}",
+        # unique per Runner: a second one in the same second would reuse the DefaultScope (a warning)
+        experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:8]}",
         **runner_dist_kwargs(launcher),
         resume=True,
         log_level="WARNING",
