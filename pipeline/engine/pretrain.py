@@ -22,8 +22,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.data.transforms import propagation_augment
+from pipeline.data.transforms import ClipAugment
 from pipeline.engine.checkpoint import library_digest, register_trusted_loader, save_model
+from pipeline.engine.config import ClipTraining
 from pipeline.engine.dist import runner_dist_kwargs
 from pipeline.engine.hooks import FiniteLossHook, LossCurveHook, ProgressBarHook
 from pipeline.errors import InputError
@@ -34,20 +35,28 @@ FINGERPRINT = "fingerprint.json"
 # transforms, the models, the training engine, the registry, errors and file writing. Not
 # evaluation, figures or the CLI: a change there neither re-runs nor restarts pretraining.
 CODE = ("data", "models", "engine", "labels.py", "registry.py", "errors.py", "fileio.py")
+SCHEDULERS = ("cosine", "constant")  # pretrain.scheduler
 
 
-@dataclass(frozen=True)
-class PretrainConfig:
+@dataclass(frozen=True, kw_only=True)
+class PretrainConfig(ClipTraining):
+    """``iters`` updates; ``scheduler``: ``cosine`` from ``lr`` down to ``lr / 100`` over
+    them, or ``constant``; a checkpoint every ``checkpoint_interval``."""
+
     iters: int = 400
     batch_size: int = 4
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    clip_len: int = 8
-    tau: int = 1
+    scheduler: str = "cosine"
+    augment: ClipAugment = field(default_factory=ClipAugment)
     checkpoint_interval: int = 100
-    seed: int = 0
     num_workers: int = 0
-    augment: tuple = field(default_factory=lambda: propagation_augment(0.2))
+
+
+def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
+    if cfg.scheduler == "constant":
+        return None
+    return [dict(type="CosineAnnealingLR", by_epoch=False, T_max=cfg.iters, eta_min=cfg.lr * 0.01)]
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
@@ -103,9 +112,9 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                          context=model_cfg.get("context", 2.0)),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
-        optim_wrapper=dict(optimizer=dict(type="AdamW", lr=cfg.lr, weight_decay=cfg.weight_decay)),
-        param_scheduler=[dict(type="CosineAnnealingLR", by_epoch=False, T_max=cfg.iters,
-                              eta_min=cfg.lr * 0.01)],
+        optim_wrapper=dict(optimizer=dict(type=cfg.optimizer, lr=cfg.lr,
+                                          weight_decay=cfg.weight_decay)),
+        param_scheduler=_param_scheduler(cfg),
         default_hooks=dict(
             checkpoint=dict(type="CheckpointHook", by_epoch=False,
                             interval=cfg.checkpoint_interval, max_keep_ckpts=2),
