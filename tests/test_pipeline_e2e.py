@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_MODEL
+from tests.support import REPO, TINY_MODEL
 
 TINY_PARAMS = {
     "download": {"synthetic": {"num_train": 2, "num_val": 2, "num_frames": 8, "height": 32,

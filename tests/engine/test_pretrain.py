@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from pipeline.timing import FinetuneTiming
-from tests.conftest import REPO, TINY_MODEL
+from tests.support import REPO, TINY_MODEL
 
 RUN = """
 import json, sys

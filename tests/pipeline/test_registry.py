@@ -1,19 +1,15 @@
 """Building from the registries, outside a stage, logs nothing about mmengine scopes."""
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO, TINY_MODEL
 
 # run as a script: mmengine infers a missing scope from the caller, here ``__main__``
 SCRIPT = """
 from mmengine.registry import DefaultScope
 from pipeline.registry import MODELS, TRANSFORMS, build
 
-cfg = dict(type="SlowFastSegmenter", pathways="fast",
-           backbone=dict(type="SlowFastBackbone", stem_width=8, widths=[8], depths=[1],
-                         slow_temporal_kernels=[1]),
-           decoder=dict(type="MultiScaleMaskDecoder", channels=8))
+cfg = {cfg!r}
 built = [build(MODELS, cfg), MODELS.build(cfg)]
 with DefaultScope.overwrite_default_scope("mmengine"):  # as inside an mmengine Runner
     built.append(build(MODELS, cfg))
@@ -23,7 +19,7 @@ print("built", *(type(m).__name__ for m in built))
 
 
 def test_building_outside_a_stage_prints_no_scope_warning():
-    run = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO,
+    run = subprocess.run([sys.executable, "-c", SCRIPT.format(cfg=TINY_MODEL)], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["built", *["SlowFastSegmenter"] * 3, "ClipRandomFlip"]

@@ -9,7 +9,7 @@ import yaml
 from pipeline.errors import ConfigError
 from stages import decode, download, evaluate, finetune, pretrain
 from stages.params import SECTIONS, load_params
-from tests.stages.conftest import committed_params, repo_params, set_key
+from tests.support import committed_params, repo_params, set_key
 
 STAGES = {"download": download.main, "decode": decode.main, "pretrain": pretrain.main,
           "finetune": finetune.main, "evaluate": evaluate.main}
