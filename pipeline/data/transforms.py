@@ -109,15 +109,6 @@ class ClipRandomCrop(BaseTransform):
         return results
 
 
-def default_clip_augment(jitter: float = 0.2) -> tuple[dict, ...]:
-    """Flip, affine (scale 0.8-1.2, +-10 degrees, +-10 % shift) and colour jitter, as type dicts."""
-    return (
-        {"type": "ClipRandomFlip", "prob": 0.5},
-        {"type": "ClipRandomAffine", "scales": (0.8, 1.2), "max_degrees": 10, "max_shift": 0.1},
-        {"type": "ClipColorJitter", "brightness": jitter, "contrast": jitter, "saturation": jitter},
-    )
-
-
 @dataclass(frozen=True)
 class ClipAugment:
     """The training augmentation (``pretrain.augment``, ``finetune.augment``): a horizontal
