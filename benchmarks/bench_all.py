@@ -116,10 +116,10 @@ def bench_pretrain(cache: Path, runs: int) -> list[str]:
     from torch.utils.data import default_collate
 
     from pipeline.data.dataset import PropagationClipDataset
-    from pipeline.data.transforms import propagation_augment
+    from pipeline.data.transforms import ClipAugment
 
     cfg = _profile_cfg("slowfast")
-    data = PropagationClipDataset(str(cache), "train", 8, 1, list(propagation_augment(0.2)),
+    data = PropagationClipDataset(str(cache), "train", 8, 1, list(ClipAugment()),
                                   crop_size=cfg["crop_size"])
     model = build_segmenter(cfg).train()
     optim = torch.optim.AdamW(model.parameters(), 2e-3)

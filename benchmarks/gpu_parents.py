@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -39,6 +38,7 @@ from pipeline.data.cache import decode  # noqa: E402
 from pipeline.engine.checkpoint import load_weights  # noqa: E402
 from pipeline.fileio import atomic_path  # noqa: E402
 from pipeline.engine.pretrain import PretrainConfig, pretrain  # noqa: E402
+from stages.params import check_section  # noqa: E402
 
 
 class AgreedCosineHook(Hook):
@@ -107,10 +107,9 @@ def _record(path: Path, meta: dict) -> None:
 
 def _child(spec: dict) -> None:
     params = spec["params"]
-    names = {f.name for f in fields(PretrainConfig)}
-    cfg = PretrainConfig(**{**{k: v for k, v in params["pretrain"].items() if k in names},
-                            "iters": 10**6, "checkpoint_interval": 10**6,
-                            "num_workers": spec["workers"]})
+    cfg = check_section(PretrainConfig, {**params["pretrain"], "iters": 10**6,
+                                         "checkpoint_interval": 10**6,
+                                         "num_workers": spec["workers"]}, "pretrain")
     out = Path(spec["out"])
     hook = AgreedCosineHook(spec["name"], spec["names"], spec["sync"], spec["deadline"],
                             cfg.lr, spec["warmup"])

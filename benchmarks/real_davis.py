@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from pipeline.engine.osvos import FinetuneConfig
 from pipeline.engine.pretrain import PretrainConfig, pretrain
 from pipeline.engine.vos import run_split
 from pipeline.evaluation.evaluate import evaluate_folder
+from stages.params import check_section
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -58,12 +58,11 @@ def main() -> None:
     checkpoint = args.checkpoint or args.out / "model.pth"
     if args.checkpoint is None:
         t0 = time.perf_counter()
-        names = {f.name for f in fields(PretrainConfig)}
-        cfg = PretrainConfig(**{k: v for k, v in params["pretrain"].items() if k in names})
+        cfg = check_section(PretrainConfig, params["pretrain"], "pretrain")
         pretrain(cache, args.out / "work", checkpoint, args.out / "loss.tsv", params["model"], cfg)
         print(json.dumps({"pretrain_s": round(time.perf_counter() - t0, 1)}), flush=True)
     for steps in [int(s) for s in args.steps.split(",")]:
-        cfg = FinetuneConfig(**{**params["finetune"], "steps": steps})
+        cfg = check_section(FinetuneConfig, {**params["finetune"], "steps": steps}, "finetune")
         results = args.out / f"results_steps{steps}"
         t0 = time.perf_counter()
         timings = run_split(cache, args.davis, checkpoint, results, cfg)

@@ -1,9 +1,13 @@
 """Registries of sfvos: children of mmengine's root registries with an explicit scope.
 
 Only what ``params.yaml`` switches between is registered (segmenter, backbone, decoder, loss,
-data preprocessor, dataset, transforms), plus
-the CPU DDP wrapper the Runner needs for ``torchrun`` without GPUs.. ``locations`` makes ``build`` import the modules that
-register, so ``MODELS.build(params['model'])`` works without importing them first.
+data preprocessor, dataset, transforms), plus the CPU DDP wrapper the Runner needs for
+``torchrun`` without GPUs. ``locations`` makes ``build`` import the modules that register, so
+``MODELS.build(params['model'])`` works without importing them first.
+
+The scope is the name of this package, ``pipeline``: whenever a default scope is current,
+mmengine imports ``<scope>.registry`` before it builds, and warns ("Failed to import
+`...registry`") when no such module exists, as it did for a made-up scope name.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -11,7 +15,7 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-SCOPE = "sfvos"
+SCOPE = "pipeline"  # mmengine imports f"{SCOPE}.registry": this module
 
 MODELS = Registry(
     "model", parent=MMENGINE_MODELS, scope=SCOPE, locations=["pipeline.models"]
@@ -28,7 +32,7 @@ TRANSFORMS = Registry(
 
 
 def build(registry: Registry, cfg: dict):
-    """Build ``cfg`` from ``registry`` in the sfvos scope, whatever scope is current.
+    """Build ``cfg`` from ``registry`` in our scope, whatever scope is current.
 
     mmengine resolves a type in the *current default scope* (the Runner sets ``mmengine``),
     which would bypass these child registries; building under our scope avoids that.

@@ -5,13 +5,12 @@ import typer
 
 from pipeline.data.cache import decode
 from stages.common import one_line_errors
+from stages.options import CACHE, DAVIS, PARAMS
 from stages.params import load_params
 
 
 @one_line_errors
-def main(davis: Path = typer.Option(Path("data/davis"), help="DAVIS root"),
-         out: Path = typer.Option(Path("data/cache"), help="cache folder to write"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+def main(davis: Path = DAVIS, out: Path = CACHE, params: Path = PARAMS) -> None:
     """Decode frames and masks once into the cache (params: decode)."""
     p = load_params(params, "decode")["decode"]
     decode(davis, out, (p.height, p.width))

@@ -6,14 +6,15 @@ import typer
 
 from pipeline.data.download import install_dataset
 from stages.common import one_line_errors
+from stages.options import DAVIS, PARAMS
 from stages.params import load_params
 
 
 @one_line_errors
-def main(out: Path = typer.Option(Path("data/davis"), help="DAVIS root to write"),
+def main(out: Path = DAVIS,
          archives: Path = typer.Option(Path("data/archives"),
                                        help="downloaded archives (kept; .part files resume)"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+         params: Path = PARAMS) -> None:
     """Download or generate the dataset (params: download)."""
     p = load_params(params, "download")["download"]
     archives.mkdir(parents=True, exist_ok=True)

@@ -7,20 +7,17 @@ import typer
 
 from pipeline.evaluation.outputs import evaluate_outputs
 from stages.common import one_line_errors
+from stages.options import CACHE, DAVIS, LOSS_CURVE, PARAMS, RESULTS, TIMING
 from stages.params import load_params
 
 
 @one_line_errors
-def main(results: Path = typer.Option(Path("data/results"), help="DAVIS-layout results"),
-         davis: Path = typer.Option(Path("data/davis"), help="DAVIS root (ground truth)"),
-         cache: Path = typer.Option(Path("data/cache"), help="decoded cache (attributes, speed)"),
-         timing: Path = typer.Option(Path("data/finetune/timing.json"), help="finetune timings"),
+def main(results: Path = RESULTS, davis: Path = DAVIS, cache: Path = CACHE, timing: Path = TIMING,
          out: Path = typer.Option(Path("data/evaluate"), help="toolkit-style CSV/JSON reports"),
          overlays: Path = typer.Option(Path("data/evaluate/overlays"), help="overlay GIFs folder"),
          metrics: Path = typer.Option(Path("metrics.json"), help="DVC metrics file"),
          plots: Path = typer.Option(Path("plots"), help="folder of DVC plot files"),
-         loss_curve: Path = typer.Option(Path("plots/pretrain_loss.tsv"), help="pretrain loss TSV"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+         loss_curve: Path = LOSS_CURVE, params: Path = PARAMS) -> None:
     """Score the results with the DAVIS measures (params: evaluate).
 
     Every input is read before the first output is written: a failure leaves metrics.json

@@ -9,16 +9,13 @@ from pathlib import Path
 import typer
 
 from stages.common import one_line_errors
+from stages.options import CACHE, CHECKPOINT, DAVIS, PARAMS, RESULTS, TIMING
 from stages.params import check_clip_len, load_params
 
 
 @one_line_errors
-def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
-         davis: Path = typer.Option(Path("data/davis"), help="DAVIS root (frame-0 masks)"),
-         checkpoint: Path = typer.Option(Path("data/pretrain/model.pth"), help="pretrained weights"),
-         results: Path = typer.Option(Path("data/results"), help="DAVIS-layout results to write"),
-         timing: Path = typer.Option(Path("data/finetune/timing.json"), help="timings and compute"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+def main(cache: Path = CACHE, davis: Path = DAVIS, checkpoint: Path = CHECKPOINT,
+         results: Path = RESULTS, timing: Path = TIMING, params: Path = PARAMS) -> None:
     """Fine-tune on frame 0 and segment every validation sequence (params: finetune)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
     from pipeline.engine.vos import finetune_split, load_segmenter

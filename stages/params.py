@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import inspect
 import logging
 import types
@@ -52,26 +53,18 @@ class EvaluateParams:
     overlays: int = 3
 
 
-def _pretrain():
-    from pipeline.engine.pretrain import PretrainConfig
-
-    return PretrainConfig
-
-
-def _finetune():
-    from pipeline.engine.osvos import FinetuneConfig
-
-    return FinetuneConfig
+def _lazy(module: str, name: str):
+    """``module.name``, imported when first used (torch is slow to load)."""
+    return lambda: getattr(importlib.import_module(module), name)
 
 
-SECTIONS = {  # section -> the dataclass it fills (imported when used: torch is slow to load)
+SECTIONS = {  # section -> the dataclass it fills
     "download": lambda: DownloadParams,
     "decode": lambda: DecodeParams,
-    "pretrain": _pretrain,
-    "finetune": _finetune,
+    "pretrain": _lazy("pipeline.engine.pretrain", "PretrainConfig"),
+    "finetune": _lazy("pipeline.engine.osvos", "FinetuneConfig"),
     "evaluate": lambda: EvaluateParams,
 }
-HIDDEN = {"augment"}  # dataclass fields that params.yaml does not set (code-level pipelines)
 
 AT_LEAST = {  # key: the smallest value that works
     "download.synthetic.num_train": 1, "download.synthetic.num_val": 1,
@@ -84,10 +77,11 @@ AT_LEAST = {  # key: the smallest value that works
     "finetune.steps": 0, "finetune.batch_size": 1, "finetune.clip_len": 1, "finetune.tau": 1,
     "evaluate.jobs": 1, "evaluate.overlays": 0,
 }
-AT_MOST = {"download.synthetic.max_objects": 254, "download.synthetic.fast_fraction": 1,
-           "finetune.static_prob": 1}
+FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob",  # in [0, 1]
+             *(f"{s}.augment.{k}" for s in ("pretrain", "finetune") for k in ("flip", "colour")))
+AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}
 POSITIVE = {"pretrain.lr", "finetune.lr"}
-NON_NEGATIVE = {"download.synthetic.fast_fraction", "finetune.static_prob", "finetune.prior_strength"}
+NON_NEGATIVE = {*FRACTIONS, "finetune.prior_strength"}
 
 
 def _optimizers() -> tuple[str, ...]:
@@ -98,30 +92,16 @@ def _optimizers() -> tuple[str, ...]:
                         and c is not torch.optim.Optimizer))
 
 
-def _sources() -> tuple[str, ...]:
-    from pipeline.data.download import SOURCES
-
-    return SOURCES
-
-
-def _model_choices(name: str):
-    def choices():
-        from pipeline.models import slowfast
-
-        return {"pathways": slowfast.PATHWAYS, "slow_arch": slowfast.SLOW_ARCHS,
-                "slow_init": slowfast.SLOW_INITS, "inflate": ("centre", "mean")}[name]
-
-    return choices
-
-
 CHOICES = {
-    "download.source": _sources,
+    "download.source": _lazy("pipeline.data.download", "SOURCES"),
     "evaluate.split": lambda: SPLITS,
+    "pretrain.optimizer": _optimizers,
+    "pretrain.scheduler": _lazy("pipeline.engine.pretrain", "SCHEDULERS"),
     "finetune.optimizer": _optimizers,
-    "model.pathways": _model_choices("pathways"),
-    "model.backbone.slow_arch": _model_choices("slow_arch"),
-    "model.backbone.slow_init": _model_choices("slow_init"),
-    "model.backbone.inflate": _model_choices("inflate"),
+    "model.pathways": _lazy("pipeline.models.slowfast", "PATHWAYS"),
+    "model.backbone.slow_arch": _lazy("pipeline.models.slowfast", "SLOW_ARCHS"),
+    "model.backbone.slow_init": _lazy("pipeline.models.slowfast", "SLOW_INITS"),
+    "model.backbone.inflate": lambda: ("centre", "mean"),
 }
 
 
@@ -179,7 +159,7 @@ def check_section(cls, values, key: str):
     if not isinstance(values, dict):
         raise ConfigError(f"{key}: expected a mapping of keys, got {values!r}; fix params.yaml")
     hints = typing.get_type_hints(cls)
-    known = {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name not in HIDDEN}
+    known = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
     out = {}
     for name, value in values.items():
         sub = f"{key}.{name}"

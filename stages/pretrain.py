@@ -8,15 +8,15 @@ from pathlib import Path
 import typer
 
 from stages.common import one_line_errors
+from stages.options import CACHE, CHECKPOINT, LOSS_CURVE, PARAMS
 from stages.params import check_clip_len, check_model, load_params
 
 
 @one_line_errors
-def main(cache: Path = typer.Option(Path("data/cache"), help="decoded cache"),
+def main(cache: Path = CACHE,
          work_dir: Path = typer.Option(Path("data/pretrain/work"), help="checkpoints, logs"),
-         model_out: Path = typer.Option(Path("data/pretrain/model.pth"), help="final weights"),
-         loss_curve: Path = typer.Option(Path("plots/pretrain_loss.tsv"), help="loss TSV"),
-         params: Path = typer.Option(Path("params.yaml"), help="params file")) -> None:
+         model_out: Path = CHECKPOINT, loss_curve: Path = LOSS_CURVE,
+         params: Path = PARAMS) -> None:
     """Pretrain the segmenter (params: model, pretrain; finetune's clip checked early too)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
     from pipeline.engine.pretrain import pretrain

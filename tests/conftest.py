@@ -1,28 +1,16 @@
-"""Shared fixtures: a tiny synthetic DAVIS-layout dataset, its cache and tiny configs."""
+"""Shared fixtures: the tiny synthetic DAVIS-layout dataset, its cache, the tiny model's
+config and weights (the definitions are in :mod:`tests.support`), and the real DAVIS sample
+and fragment in ``../shared/data``, skipped with a reason where absent (a user's machine)."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 
 from pipeline.data.cache import decode
-from pipeline.data.synthetic import SyntheticSpec, generate
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-TINY_SPEC = SyntheticSpec(num_train=2, num_val=2, num_frames=8, height=32, width=48,
-                          max_objects=2, seed=3)
-TINY_MODEL = {
-    "type": "SlowFastSegmenter",
-    "pathways": "slowfast",
-    "backbone": {"type": "SlowFastBackbone", "alpha": 2, "beta_inv": 4, "stem_width": 8,
-                 "widths": [8, 16], "depths": [1, 1], "slow_temporal_kernels": [1, 3]},
-    "decoder": {"type": "MultiScaleMaskDecoder", "channels": 8},
-    "loss": {"type": "CrossEntropyLoss"},
-    "crop_size": 32,
-    "context": 2.0,
-}
+from pipeline.data.synthetic import generate
+from tests.support import FRAGMENT_2017, SAMPLE_2016, TINY_MODEL, TINY_SPEC
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +25,7 @@ def tiny_cache(tiny_davis, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_model_cfg() -> dict:
-    import copy
-
+    """A copy of :data:`tests.support.TINY_MODEL` that a test may change."""
     return copy.deepcopy(TINY_MODEL)
 
 
@@ -54,3 +41,17 @@ def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "model.pth"
     save_model(path, build_segmenter(TINY_MODEL), TINY_MODEL)
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_2016() -> Path:
+    if not SAMPLE_2016.is_dir():
+        pytest.skip(f"real DAVIS 2016 sample not found at {SAMPLE_2016} (../shared/data)")
+    return SAMPLE_2016
+
+
+@pytest.fixture(scope="session")
+def fragment_2017() -> Path:
+    if not FRAGMENT_2017.is_dir():
+        pytest.skip(f"real DAVIS 2017 fragment not found at {FRAGMENT_2017} (../shared/data)")
+    return FRAGMENT_2017

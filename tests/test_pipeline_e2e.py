@@ -1,5 +1,6 @@
 """End to end: copy the project into a temp git+DVC repo, `dvc repro` on tiny params, then
-`dvc exp run -S model.pathways=fast` and `dvc metrics diff`."""
+`dvc exp run -S model.pathways=fast` and `dvc metrics diff`, and the ablation as queued
+experiments (`dvc exp run --queue`, then `dvc exp run --run-all`)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, TINY_MODEL
+from tests.support import REPO, TINY_MODEL
 
 TINY_PARAMS = {
     "download": {"synthetic": {"num_train": 2, "num_val": 2, "num_frames": 8, "height": 32,
@@ -53,14 +54,25 @@ def _project_copy(dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.slow
-def test_dvc_repro_and_pathway_experiment(tmp_path):
-    repo = _project_copy(tmp_path / "project")
-    _sh(["git", "init", "-q", "-b", "main"], repo)
-    _sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
-    _sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], repo)
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
 
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    """The tiny project in git, after a first `dvc repro`, committed."""
+    repo = _project_copy(tmp_path_factory.mktemp("e2e") / "project")
+    _sh(["git", "init", "-q", "-b", "main"], repo)
+    _sh(GIT + ["add", "-A"], repo)
+    _sh(GIT + ["commit", "-qm", "init"], repo)
     _sh(["dvc", "repro"], repo)
+    _sh(GIT + ["add", "-A"], repo)
+    _sh(GIT + ["commit", "-qm", "baseline"], repo)
+    return repo
+
+
+@pytest.mark.slow
+def test_dvc_repro_and_pathway_experiment(baseline):
+    repo = baseline
     metrics = json.loads((repo / "metrics.json").read_text())
     for key in ("J_and_F", "J_mean", "F_mean", "J_decay", "J_and_F_FM", "params", "fps"):
         assert key in metrics
@@ -73,8 +85,6 @@ def test_dvc_repro_and_pathway_experiment(tmp_path):
     again = _sh(["dvc", "repro"], repo)
     assert "Running stage 'source'" in again and again.count("Running stage") == 1, again
 
-    _sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
-    _sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], repo)
     _sh(["dvc", "exp", "run", "-S", "model.pathways=fast"], repo)
     fast = json.loads((repo / "metrics.json").read_text())
     assert fast["params"] < metrics["params"]
@@ -82,3 +92,27 @@ def test_dvc_repro_and_pathway_experiment(tmp_path):
     assert "params" in diff["metrics.json"], diff
     assert diff["metrics.json"]["params"]["old"] == metrics["params"]
     assert diff["metrics.json"]["params"]["new"] == fast["params"]
+
+
+@pytest.mark.slow
+def test_queued_ablation_runs_every_experiment(baseline):
+    """The README's queued ablation: queue the variants, run them one at a time (--run-all
+    waits for them, unlike `dvc queue start`), then `dvc exp show` has a row for each."""
+    from pipeline.evaluation.report import experiment_rows
+
+    repo = baseline
+    _sh(["git", "checkout", "--", "."], repo)  # the committed baseline, not another test's run
+    for pathways in ("slow", "fast"):
+        _sh(["dvc", "exp", "run", "--queue", "-n", f"queued-{pathways}",
+             "-S", f"model.pathways={pathways}"], repo)
+    assert _sh(["dvc", "queue", "status"], repo).count("Queued") == 2
+    _sh(["dvc", "exp", "run", "--run-all", "--jobs", "1"], repo)
+    rows = {r["experiment"]: r for r in experiment_rows(json.loads(_sh(["dvc", "exp", "show", "--json"], repo)))}
+    assert {"queued-slow", "queued-fast"} <= set(rows), rows
+    for pathways in ("slow", "fast"):
+        row = rows[f"queued-{pathways}"]
+        assert row["pathways"] == pathways and 0.0 <= row["J_and_F"] <= 1.0, row
+    assert rows["queued-slow"]["J_and_F"] != rows["queued-fast"]["J_and_F"]  # two real runs
+    assert _sh(["dvc", "queue", "status"], repo).count("Success") == 2
+    diff = json.loads(_sh(["dvc", "metrics", "diff", "--json", "HEAD", "queued-slow"], repo))
+    assert diff["metrics.json"]["J_and_F"]["new"] == rows["queued-slow"]["J_and_F"], diff

@@ -1,7 +1,7 @@
 """The README's promises that tests can hold it to."""
 import re
 
-from tests.conftest import REPO
+from tests.support import REPO
 
 README = (REPO / "README.md").read_text()
 

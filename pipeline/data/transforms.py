@@ -2,10 +2,14 @@
 jitter), one random draw per clip, applied identically to every frame and its mask.
 
 Each transform reads and writes ``results['frames']`` (T, H, W, 3) uint8 and
-``results['masks']`` (T, H, W) uint8 (255 = void); the flip also ``results['priors']`` and draws its randomness from
-``numpy.random`` (seeded by mmengine's ``randomness`` setting, per dataloader worker).
+``results['masks']`` (T, H, W) uint8 (255 = void), the flip also ``results['priors']``, and
+draws its randomness from ``numpy.random`` (seeded by mmengine's ``randomness`` setting, per
+dataloader worker). :class:`ClipAugment` is the training augmentation that params.yaml sets.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -105,19 +109,23 @@ class ClipRandomCrop(BaseTransform):
         return results
 
 
-def default_clip_augment(jitter: float = 0.2) -> tuple[dict, ...]:
-    """Flip, affine (scale 0.8-1.2, +-10 degrees, +-10 % shift) and colour jitter, as type dicts."""
-    return (
-        {"type": "ClipRandomFlip", "prob": 0.5},
-        {"type": "ClipRandomAffine", "scales": (0.8, 1.2), "max_degrees": 10, "max_shift": 0.1},
-        {"type": "ClipColorJitter", "brightness": jitter, "contrast": jitter, "saturation": jitter},
-    )
+@dataclass(frozen=True)
+class ClipAugment:
+    """The training augmentation (``pretrain.augment``, ``finetune.augment``): a horizontal
+    flip with probability ``flip`` and a colour jitter of strength ``colour`` (brightness,
+    contrast and saturation each scaled by a factor drawn in [1 - colour, 1 + colour]); a
+    strength of 0 leaves its transform out. No affine: object-centred crops get their scale
+    and shift from the box jitter of :class:`~pipeline.data.dataset.PropagationClipDataset`.
 
+    Iterating gives the transforms as type dicts, what ``Compose`` and the datasets take.
+    """
 
-def propagation_augment(jitter: float = 0.2) -> tuple[dict, ...]:
-    """Flip and colour jitter: object-centred crops get their scale and shift from the box
-    jitter of :class:`~pipeline.data.dataset.PropagationClipDataset` instead of an affine."""
-    return (
-        {"type": "ClipRandomFlip", "prob": 0.5},
-        {"type": "ClipColorJitter", "brightness": jitter, "contrast": jitter, "saturation": jitter},
-    )
+    flip: float = 0.5
+    colour: float = 0.2
+
+    def __iter__(self) -> Iterator[dict]:
+        if self.flip:
+            yield {"type": "ClipRandomFlip", "prob": self.flip}
+        if self.colour:
+            yield {"type": "ClipColorJitter", "brightness": self.colour, "contrast": self.colour,
+                   "saturation": self.colour}

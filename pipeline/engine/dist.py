@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 from mmengine.model import MMDistributedDataParallel
 
-from pipeline.registry import MODEL_WRAPPERS
+from pipeline.registry import MODEL_WRAPPERS, SCOPE
 
 
 @MODEL_WRAPPERS.register_module()
@@ -29,7 +29,7 @@ def runner_dist_kwargs(launcher: str) -> dict:
         return {"env_cfg": {"dist_cfg": {"backend": "nccl"}}}
     if not dist.is_initialized():
         dist.init_process_group("gloo")
-    wrapper = {"type": "sfvos.CPUDistributedDataParallel", "broadcast_buffers": False}
+    wrapper = {"type": f"{SCOPE}.CPUDistributedDataParallel", "broadcast_buffers": False}
     return {"cfg": {"model_wrapper_cfg": wrapper}}
 
 

@@ -36,25 +36,27 @@ from torch import nn
 from pipeline.data.crops import crop, jitter_box, object_box, paste
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, with_prior
-from pipeline.data.transforms import propagation_augment
+from pipeline.data.transforms import ClipAugment
+from pipeline.engine.config import ClipTraining
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
 from pipeline.registry import TRANSFORMS, build
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
+@dataclass(frozen=True, kw_only=True)
+class FinetuneConfig(ClipTraining):
+    """``steps`` updates; ``static_prob``: the share of clips that are frame 0 repeated;
+    ``prior_strength``: each clip's prior errors have a strength drawn from [0, it]
+    (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
+    each clip's prediction with its mirror image's."""
+
     steps: int = 100
     lr: float = 1e-3
-    optimizer: str = "AdamW"
     batch_size: int = 2
-    clip_len: int = 8
-    tau: int = 1
-    seed: int = 0
     static_prob: float = 0.3
     prior_strength: float = 1.2
     test_flip: bool = True
-    augment: tuple = field(default_factory=lambda: propagation_augment(0.1))
+    augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:

@@ -16,37 +16,47 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.data.transforms import propagation_augment
+from pipeline.data.transforms import ClipAugment
 from pipeline.engine.checkpoint import library_digest, register_trusted_loader, save_model
+from pipeline.engine.config import ClipTraining
 from pipeline.engine.dist import runner_dist_kwargs
 from pipeline.engine.hooks import FiniteLossHook, LossCurveHook, ProgressBarHook
 from pipeline.errors import InputError
+from pipeline.registry import SCOPE
 
 FINGERPRINT = "fingerprint.json"
 # The code pretraining runs (as the pretrain stage's deps in dvc.yaml): the dataset and its
 # transforms, the models, the training engine, the registry, errors and file writing. Not
 # evaluation, figures or the CLI: a change there neither re-runs nor restarts pretraining.
 CODE = ("data", "models", "engine", "labels.py", "registry.py", "errors.py", "fileio.py")
+SCHEDULERS = ("cosine", "constant")  # pretrain.scheduler
 
 
-@dataclass(frozen=True)
-class PretrainConfig:
+@dataclass(frozen=True, kw_only=True)
+class PretrainConfig(ClipTraining):
+    """``iters`` updates; ``scheduler``: ``cosine`` from ``lr`` down to ``lr / 100`` over
+    them, or ``constant``; a checkpoint every ``checkpoint_interval``."""
+
     iters: int = 400
     batch_size: int = 4
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    clip_len: int = 8
-    tau: int = 1
+    scheduler: str = "cosine"
+    augment: ClipAugment = field(default_factory=ClipAugment)
     checkpoint_interval: int = 100
-    seed: int = 0
     num_workers: int = 0
-    augment: tuple = field(default_factory=lambda: propagation_augment(0.2))
+
+
+def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
+    if cfg.scheduler == "constant":
+        return None
+    return [dict(type="CosineAnnealingLR", by_epoch=False, T_max=cfg.iters, eta_min=cfg.lr * 0.01)]
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
@@ -87,7 +97,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     _prepare_work_dir(work_dir, _fingerprint(cache_dir, model_cfg, cfg))
     runner = Runner(
         # built by the Runner after it seeds, so the initial weights follow the seed
-        model=dict(model_cfg, type=f"sfvos.{model_cfg['type']}"),
+        model=dict(model_cfg, type=f"{SCOPE}.{model_cfg['type']}"),
         work_dir=str(work_dir),
         train_dataloader=dict(
             batch_size=cfg.batch_size,
@@ -96,15 +106,15 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
             pin_memory=torch.cuda.is_available(),
             sampler=dict(type="InfiniteSampler", shuffle=True),
             collate_fn=dict(type="default_collate"),
-            dataset=dict(type="sfvos.PropagationClipDataset", cache_dir=str(cache_dir),
+            dataset=dict(type=f"{SCOPE}.PropagationClipDataset", cache_dir=str(cache_dir),
                          split="train", clip_len=cfg.clip_len, tau=cfg.tau,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
                          context=model_cfg.get("context", 2.0)),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
-        optim_wrapper=dict(optimizer=dict(type="AdamW", lr=cfg.lr, weight_decay=cfg.weight_decay)),
-        param_scheduler=[dict(type="CosineAnnealingLR", by_epoch=False, T_max=cfg.iters,
-                              eta_min=cfg.lr * 0.01)],
+        optim_wrapper=dict(optimizer=dict(type=cfg.optimizer, lr=cfg.lr,
+                                          weight_decay=cfg.weight_decay)),
+        param_scheduler=_param_scheduler(cfg),
         default_hooks=dict(
             checkpoint=dict(type="CheckpointHook", by_epoch=False,
                             interval=cfg.checkpoint_interval, max_keep_ckpts=2),
@@ -113,7 +123,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
         custom_hooks=[FiniteLossHook(), ProgressBarHook("pretrain"), LossCurveHook(loss_curve), *hooks],
         randomness=dict(seed=cfg.seed, deterministic=not torch.cuda.is_available()),
         launcher=launcher,
-        experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{os.getpid()}",
+        # unique per Runner: a second one in the same second would reuse the DefaultScope (a warning)
+        experiment_name=f"pretrain_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:8]}",
         **runner_dist_kwargs(launcher),
         resume=True,
         log_level="WARNING",

@@ -1,86 +1,15 @@
-"""Fixtures for the data tests: tiny DAVIS-layout roots in tmp_path, and the real sample.
-
-The real DAVIS data lives beside the repository in ``../shared/data`` (as in CI); tests that
-need it skip with a reason where it is absent.
-"""
+"""Fixtures for the data tests: tiny DAVIS-layout roots in tmp_path (built by
+:func:`tests.support.make_root`), the real sample decoded and a local HTTP server
+for the download tests."""
 from __future__ import annotations
 
-import shutil
 import threading
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from pipeline.data.davis import write_palette_png
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-SAMPLE_2016 = SHARED / "davis2016-sample" / "DAVIS"
-FRAGMENT_2017 = SHARED / "davis2017-fragment" / "DAVIS"
-
-H, W, SIDE, STEP = 32, 48, 8, 3  # tiny frames; an 8x8 square moving 3 px/frame to the right
-
-
-def square_mask(t: int, obj: int = 1) -> np.ndarray:
-    """(H, W) ids: the square of object ``obj`` in frame ``t`` (object 2 sits one row lower)."""
-    mask = np.zeros((H, W), np.uint8)
-    y, x = 4 + 12 * (obj - 1), 4 + STEP * t
-    mask[y:y + SIDE, x:x + SIDE] = obj
-    return mask
-
-
-def make_root(root: Path, year: int = 2016, sequences=(("dog-agility", "train", 5),
-                                                       ("blackswan", "val", 4)),
-              objects: int = 1) -> Path:
-    """A tiny DAVIS root of ``year`` (2016: 0/255 L masks, pairs; 2017: palette ids, names)."""
-    sets = root / "ImageSets" / ("480p" if year == 2016 else "2017")
-    sets.mkdir(parents=True)
-    lines: dict[str, list[str]] = {"train": [], "val": []}
-    for name, split, length in sequences:
-        img_dir, ann_dir = (root / kind / "480p" / name for kind in ("JPEGImages", "Annotations"))
-        img_dir.mkdir(parents=True)
-        ann_dir.mkdir(parents=True)
-        for t in range(length):
-            ids = np.maximum.reduce([square_mask(t, k) for k in range(1, objects + 1)])
-            frame = np.full((H, W, 3), 30, np.uint8)
-            frame[ids > 0] = (220, 200, 40)
-            Image.fromarray(frame).save(img_dir / f"{t:05d}.jpg", quality=95)
-            if year == 2016:
-                Image.fromarray((ids > 0).astype(np.uint8) * 255, "L").save(ann_dir / f"{t:05d}.png")
-                lines[split].append(f"/JPEGImages/480p/{name}/{t:05d}.jpg "
-                                    f"/Annotations/480p/{name}/{t:05d}.png")
-            else:
-                write_palette_png(ann_dir / f"{t:05d}.png", ids)
-        if year == 2017:
-            lines[split].append(name)
-    for split, rows in lines.items():
-        (sets / f"{split}.txt").write_text("".join(f"{r}\n" for r in rows))
-    return root
-
-
-def zip_folder(folder: Path, archive: Path, arcroot: str = "DAVIS") -> Path:
-    """Zip ``folder`` under ``arcroot/`` (as the official zips hold ``DAVIS/``), stored."""
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        for path in sorted(folder.rglob("*")):
-            zf.write(path, f"{arcroot}/{path.relative_to(folder).as_posix()}".lstrip("/"))
-    return archive
-
-
-def sample_subset(dest: Path, names=("dog-agility",)) -> Path:
-    """A copy of some real 2016 sample sequences with their ImageSets lines, as a DAVIS root."""
-    for kind in ("JPEGImages", "Annotations"):
-        for name in names:
-            shutil.copytree(SAMPLE_2016 / kind / "480p" / name, dest / kind / "480p" / name)
-    sets = dest / "ImageSets" / "480p"
-    sets.mkdir(parents=True)
-    for split in ("train", "val"):
-        lines = (SAMPLE_2016 / "ImageSets" / "480p" / f"{split}.txt").read_text().splitlines()
-        keep = [l for l in lines if l.split("/")[3] in names]
-        (sets / f"{split}.txt").write_text("".join(f"{l}\n" for l in keep))
-    return dest
+from tests.support import make_root
 
 
 @pytest.fixture
@@ -91,20 +20,6 @@ def root2016(tmp_path) -> Path:
 @pytest.fixture
 def root2017(tmp_path) -> Path:
     return make_root(tmp_path / "DAVIS", 2017, objects=2)
-
-
-@pytest.fixture(scope="session")
-def sample_2016() -> Path:
-    if not SAMPLE_2016.is_dir():
-        pytest.skip(f"real DAVIS 2016 sample not found at {SAMPLE_2016} (../shared/data)")
-    return SAMPLE_2016
-
-
-@pytest.fixture(scope="session")
-def fragment_2017() -> Path:
-    if not FRAGMENT_2017.is_dir():
-        pytest.skip(f"real DAVIS 2017 fragment not found at {FRAGMENT_2017} (../shared/data)")
-    return FRAGMENT_2017
 
 
 @pytest.fixture(scope="session")

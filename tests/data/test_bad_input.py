@@ -45,7 +45,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_names_file_problem_and_fix_and_leaves_no_cache(case, tmp_path):
-    from tests.data.conftest import make_root
+    from tests.support import make_root
 
     year, rel, damage, words = CASES[case]
     root = make_root(tmp_path / "DAVIS", year)

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.data.cache import decode, load_arrays, motion_speed, read_index, sequence_table
 from pipeline.data.davis import VOID
-from tests.data.conftest import H, STEP, W, square_mask
+from tests.support import H, STEP, W, square_mask
 
 
 def test_index_has_a_row_per_frame_with_everything_the_issue_lists(root2016, tmp_path):

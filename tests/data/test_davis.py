@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.data.davis import detect_year, find_davis_root, list_sequences, read_mask
-from tests.data.conftest import make_root, square_mask
+from tests.support import make_root, square_mask
 
 
 def test_2016_pairs_and_binary_masks_become_split_sequences_with_id_1(root2016):

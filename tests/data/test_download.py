@@ -10,7 +10,7 @@ from pipeline.data.download import install_dataset, safe_extract
 from pipeline.data.fetch import DownloadError
 from pipeline.errors import ConfigError
 from stages import download as download_stage
-from tests.data.conftest import sample_subset, zip_folder
+from tests.support import sample_subset, zip_folder
 
 
 def _files(root):

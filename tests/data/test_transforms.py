@@ -78,3 +78,13 @@ def test_colour_jitter_changes_colours_not_masks_and_is_one_draw_per_clip():
     assert np.array_equal(out["masks"], masks)
     assert all(np.array_equal(f, out["frames"][0]) for f in out["frames"])
     assert not np.array_equal(out["frames"], _clip()["frames"])
+
+
+def test_clip_augment_is_the_flip_and_jitter_it_names_and_drops_a_zero_strength():
+    from pipeline.data.transforms import ClipAugment
+
+    assert list(ClipAugment(flip=0.25, colour=0.3)) == [
+        {"type": "ClipRandomFlip", "prob": 0.25},
+        {"type": "ClipColorJitter", "brightness": 0.3, "contrast": 0.3, "saturation": 0.3}]
+    assert list(ClipAugment(flip=0, colour=0.3)) == list(ClipAugment(colour=0.3))[1:]
+    assert list(ClipAugment(flip=0, colour=0)) == []

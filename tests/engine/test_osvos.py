@@ -4,6 +4,7 @@ import torch
 
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID
+from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
     FinetuneConfig, aggregate, classes_to_ids, finetune, frame0_labels, propagate,
 )
@@ -95,7 +96,8 @@ def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):
     name = sequence_table(tiny_cache, "val")[0]["name"]
     frames, masks = load_arrays(tiny_cache, name)
     ids = sorted(int(i) for i in np.unique(masks[0]) if i not in (0, VOID))
-    cfg = FinetuneConfig(steps=40, lr=5e-3, batch_size=2, clip_len=4, augment=())
+    cfg = FinetuneConfig(steps=40, lr=5e-3, batch_size=2, clip_len=4,
+                         augment=ClipAugment(flip=0, colour=0))
     labels0 = frame0_labels(masks[0], ids)
     losses = finetune(model, frames, labels0, cfg)
     assert len(losses) == 40

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from pipeline.timing import FinetuneTiming
-from tests.conftest import REPO, TINY_MODEL
+from tests.support import REPO, TINY_MODEL
 
 RUN = """
 import json, sys
@@ -71,6 +71,24 @@ def test_changed_config_starts_afresh(tiny_cache, tmp_path):
     ckpt = torch.load(tmp_path / "m.pth", weights_only=True)
     assert ckpt["model_cfg"]["pathways"] == "fast"
     assert not any(k.startswith("backbone.slow") for k in ckpt["state_dict"])
+
+
+def test_optimizer_scheduler_and_augment_params_reach_the_runner_and_the_fingerprint(tiny_cache):
+    from pipeline.data.transforms import ClipAugment
+    from pipeline.engine.pretrain import PretrainConfig, _fingerprint, _param_scheduler
+
+    default = PretrainConfig()
+    # the defaults are the schedule pretraining always had: cosine from lr to lr / 100
+    assert _param_scheduler(default) == [dict(type="CosineAnnealingLR", by_epoch=False,
+                                              T_max=400, eta_min=2e-3 / 100)]
+    assert _param_scheduler(PretrainConfig(scheduler="constant")) is None
+    assert list(default.augment) == [
+        {"type": "ClipRandomFlip", "prob": 0.5},
+        {"type": "ClipColorJitter", "brightness": 0.2, "contrast": 0.2, "saturation": 0.2}]
+    variants = [default, PretrainConfig(scheduler="constant"), PretrainConfig(optimizer="SGD"),
+                PretrainConfig(augment=ClipAugment(colour=0.3))]
+    prints = {_fingerprint(tiny_cache, TINY_MODEL, cfg) for cfg in variants}
+    assert len(prints) == len(variants)  # each restarts pretraining rather than resuming
 
 
 def test_torchrun_two_processes_pretrain_and_finetune(tiny_cache, tiny_davis, tmp_path):

@@ -18,7 +18,7 @@ from pipeline.errors import TrainingDivergedError
 from pipeline.models import build_segmenter
 from pipeline.models.losses import CrossEntropyLoss
 from pipeline.registry import MODELS
-from tests.conftest import REPO, TINY_MODEL
+from tests.support import REPO, TINY_MODEL
 
 SMALL = FinetuneConfig(steps=2, batch_size=1, clip_len=4)
 

@@ -9,7 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tests.conftest import SHARED_DATA, TINY_MODEL
+from tests.support import FRAGMENT_2017 as DAVIS17
+from tests.support import SAMPLE_2016 as DAVIS16
+from tests.support import TINY_MODEL
 from pipeline.data.davis import read_mask, read_mask_as_ids
 from pipeline.engine.checkpoint import save_model
 from pipeline.models import build_segmenter
@@ -17,7 +19,6 @@ from pipeline.visualize import write_video
 from pipeline.weights import PARENT_CHECKPOINT
 from stages.cli import app
 
-DAVIS16 = SHARED_DATA / "davis2016-sample" / "DAVIS"
 needs_davis = pytest.mark.skipif(not DAVIS16.is_dir(), reason=f"real DAVIS sample absent: {DAVIS16}")
 runner = CliRunner()
 SHIPPED_J_BAR = 0.8
@@ -109,7 +110,6 @@ def test_shipped_parent_segments_a_real_val_video_without_training(tmp_path):
     assert j > SHIPPED_J_BAR, f"J={j:.3f}"
 
 
-DAVIS17 = SHARED_DATA / "davis2017-fragment" / "DAVIS"
 
 
 @pytest.mark.skipif(not DAVIS17.is_dir(), reason=f"DAVIS 2017 fragment absent: {DAVIS17}")

@@ -1,5 +1,4 @@
-"""Helpers for the evaluation tests: where the real DAVIS sample lies, and small
-DAVIS-layout folders written from arrays."""
+"""Helpers for the evaluation tests: small DAVIS-layout folders written from arrays."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,9 +8,6 @@ from PIL import Image
 
 from pipeline.data.davis import write_palette_png
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-DAVIS2016 = SHARED_DATA / "davis2016-sample" / "DAVIS"
-DAVIS2017 = SHARED_DATA / "davis2017-fragment" / "DAVIS"
 VAL2016 = ("blackswan", "car-shadow", "drift-chicane")
 
 

@@ -20,8 +20,8 @@ def _gt(root, name):
 
 
 @pytest.fixture(scope="module")
-def gt2016(davis2016):
-    return {name: _gt(davis2016, name) for name in VAL2016}
+def gt2016(sample_2016):
+    return {name: _gt(sample_2016, name) for name in VAL2016}
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +42,19 @@ def _by_name(scores):
     return {s.sequence: s for s in scores}
 
 
-def test_ground_truth_against_itself_scores_one(davis2016, tmp_path):
+def test_ground_truth_against_itself_scores_one(sample_2016, tmp_path):
     results = tmp_path / "res"
     for name in VAL2016:  # palette ids 1, not the 0/255 of the ground truth
-        write_ids(results / name, _gt(davis2016, name).astype(np.uint8))
-    scores, row = run_evaluation(results, davis2016, tmp_path / "out")
+        write_ids(results / name, _gt(sample_2016, name).astype(np.uint8))
+    scores, row = run_evaluation(results, sample_2016, tmp_path / "out")
     assert [s.name for s in scores] == [f"{n}_1" for n in VAL2016]
     assert row == {"J&F-Mean": 1.0, "J-Mean": 1.0, "J-Recall": 1.0, "J-Decay": 0.0,
                    "F-Mean": 1.0, "F-Recall": 1.0, "F-Decay": 0.0}
     assert [len(s.J) for s in scores] == [50 - 2, 40 - 2, 52 - 2]  # first and last excluded
 
 
-def test_eroded_copy(davis2016, gt2016, eroded, eroded_results):
-    scores = _by_name(evaluate_folder(eroded_results, davis2016, jobs=2))
+def test_eroded_copy(sample_2016, gt2016, eroded, eroded_results):
+    scores = _by_name(evaluate_folder(eroded_results, sample_2016, jobs=2))
     for name, gt in gt2016.items():
         e = eroded[name]
         expected_j = [e[t].sum() / gt[t].sum() for t in range(1, len(gt) - 1)]  # E inside G
@@ -64,11 +64,11 @@ def test_eroded_copy(davis2016, gt2016, eroded, eroded_results):
     assert all(0.8 < np.mean(s.J) < 1 and 0.8 < np.mean(s.F) < 1 for s in scores.values())
 
 
-def test_empty_result(davis2016, gt2016, tmp_path):
+def test_empty_result(sample_2016, gt2016, tmp_path):
     results = tmp_path / "res"
     for name, gt in gt2016.items():
         write_ids(results / name, np.zeros_like(gt, np.uint8))
-    scores = _by_name(evaluate_folder(results, davis2016, jobs=1))
+    scores = _by_name(evaluate_folder(results, sample_2016, jobs=1))
     for name, gt in gt2016.items():
         area = gt[1:-1].sum(axis=(1, 2))
         expected = np.where(area == 0, 1.0, 0.0)  # no object: both empty; else P=1, R=0 / J=0
@@ -76,9 +76,9 @@ def test_empty_result(davis2016, gt2016, tmp_path):
         np.testing.assert_array_equal(scores[name].F, expected)
 
 
-def test_reports_hold_full_precision_and_toolkit_csvs(davis2016, gt2016, eroded, eroded_results,
+def test_reports_hold_full_precision_and_toolkit_csvs(sample_2016, gt2016, eroded, eroded_results,
                                                       tmp_path):
-    scores, row = run_evaluation(eroded_results, davis2016, tmp_path, sequences=["blackswan"])
+    scores, row = run_evaluation(eroded_results, sample_2016, tmp_path, sequences=["blackswan"])
     full = json.loads((tmp_path / "results-val.json").read_text())
     assert full["global"]["J-Mean"] == pytest.approx(np.mean(scores[0].J), abs=1e-15)
     pairs = zip(eroded["blackswan"][1:-1], gt2016["blackswan"][1:-1])
@@ -90,9 +90,9 @@ def test_reports_hold_full_precision_and_toolkit_csvs(davis2016, gt2016, eroded,
     assert per_seq[0] == "Sequence,J-Mean,F-Mean" and per_seq[1].startswith("blackswan_1,")
 
 
-def test_davis2017_void_is_background(davis2017, tmp_path):
+def test_davis2017_void_is_background(fragment_2017, tmp_path):
     """tennis frames 0, 1, 0 (frame 1 is scored), read without a split file."""
-    folder = davis2017 / "Annotations" / "480p" / "tennis"
+    folder = fragment_2017 / "Annotations" / "480p" / "tennis"
     ids = [np.asarray(Image.open(folder / f"{t:05d}.png")) for t in (0, 1, 0)]
     root = tmp_path / "DAVIS"
     write_ids(root / "Annotations" / "480p" / "tennis", np.stack(ids))

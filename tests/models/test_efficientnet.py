@@ -87,8 +87,8 @@ def test_mean_inflation_keeps_a_static_clip_response():
     torch.testing.assert_close(out3d, F.conv2d(clip[:, :, 0], w, padding=1), rtol=1e-4, atol=1e-4)
 
 
-def test_imagenet_variant_uses_lite0_normalisation_and_can_learn_laterals(tiny_cfg):
-    cfg = {**tiny_cfg, "backbone": {"type": "SlowFastBackbone", "alpha": 4,
+def test_imagenet_variant_uses_lite0_normalisation_and_can_learn_laterals(tiny_model_cfg):
+    cfg = {**tiny_model_cfg, "backbone": {"type": "SlowFastBackbone", "alpha": 4,
                                     "slow_arch": "efficientnet_lite0", "slow_init": "imagenet"}}
     model = build_segmenter(cfg)
     pre = model.data_preprocessor({"inputs": torch.full((1, 3, 4, 64, 64), 127, dtype=torch.uint8)})

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 import torch
@@ -7,8 +6,9 @@ import yaml
 from pipeline.models.complexity import complexity, count_macs, pathway_complexity
 from pipeline.models.segmenter import build_segmenter
 from pipeline.registry import MODELS, build
+from tests.support import REPO
 
-PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+PARAMS = REPO / "params.yaml"
 # `dvc exp run -S ...` rewrites the workspace params.yaml: these tests must hold for any of
 # the README's experiments, not only for the committed values
 EXPERIMENTS = {"as committed": {}, "pathways=fast": {"pathways": "fast"},
@@ -44,17 +44,17 @@ def test_params_yaml_model_section_builds_and_round_trips(tmp_path, experiment):
 
 
 @pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
-def test_pathways_key_switches_the_backbone(tiny_cfg, pathways):
-    model = build_segmenter({**tiny_cfg, "pathways": pathways})
+def test_pathways_key_switches_the_backbone(tiny_model_cfg, pathways):
+    model = build_segmenter({**tiny_model_cfg, "pathways": pathways})
     names = {n.split(".")[1] for n, _ in model.backbone.named_parameters(prefix="b")}
     expected = {"slow": {"slow_stem", "slow_stages"}, "fast": {"fast_stem", "fast_stages"},
                 "slowfast": {"slow_stem", "slow_stages", "fast_stem", "fast_stages", "laterals"}}
     assert names == expected[pathways]
 
 
-def test_loss_and_predict_modes(tiny_cfg):
-    tiny_cfg["loss"] = [{"type": "BalancedCrossEntropyLoss"}, {"type": "DiceLoss", "loss_weight": 0.5}]
-    model = build_segmenter(tiny_cfg)
+def test_loss_and_predict_modes(tiny_model_cfg):
+    tiny_model_cfg["loss"] = [{"type": "BalancedCrossEntropyLoss"}, {"type": "DiceLoss", "loss_weight": 0.5}]
+    model = build_segmenter(tiny_model_cfg)
     clip, target = torch.randn(2, 4, 8, 32, 32), torch.randint(0, 2, (2, 8, 32, 32))
     losses = model(clip, target, mode="loss")
     assert set(losses) == {"loss_BalancedCrossEntropyLoss", "loss_DiceLoss"}
@@ -64,8 +64,8 @@ def test_loss_and_predict_modes(tiny_cfg):
         model(clip, mode="logits")
 
 
-def test_prior_channel_is_scaled_and_reaches_the_decoder_at_half_resolution(tiny_cfg):
-    model = build_segmenter(tiny_cfg).eval()
+def test_prior_channel_is_scaled_and_reaches_the_decoder_at_half_resolution(tiny_model_cfg):
+    model = build_segmenter(tiny_model_cfg).eval()
     assert model.backbone.in_channels == 4 and model.decoder.prior_fuse is not None
     clip = torch.zeros(1, 4, 8, 32, 32, dtype=torch.uint8)
     clip[:, 3, :, 8:24, 8:24] = 255
@@ -76,9 +76,9 @@ def test_prior_channel_is_scaled_and_reaches_the_decoder_at_half_resolution(tiny
     assert not torch.allclose(model(x), model(other))
 
 
-def test_bad_crop_size_fails_clearly(tiny_cfg):
-    with pytest.raises(ValueError, match="crop_size must be >= 16"):
-        build_segmenter({**tiny_cfg, "crop_size": 8})
+def test_bad_crop_size_fails_clearly(tiny_model_cfg):
+    with pytest.raises(ValueError, match="crop_size must be >= 8"):  # 1/8 after 2 stages
+        build_segmenter({**tiny_model_cfg, "crop_size": 4})
 
 
 def test_mac_count_matches_a_hand_computed_conv():
@@ -87,13 +87,13 @@ def test_mac_count_matches_a_hand_computed_conv():
     assert count_macs(conv, (1, 3, 4, 16, 16)) == out_voxels * 3 * 3 * 5 * 5
 
 
-def test_complexity_per_pathway_variant(tiny_cfg):
-    table = pathway_complexity(tiny_cfg, frames=8, height=32, width=32)
+def test_complexity_per_pathway_variant(tiny_model_cfg):
+    table = pathway_complexity(tiny_model_cfg, frames=8, height=32, width=32)
     assert set(table) == {"slow", "fast", "slowfast"}
     # Fast is the cheap pathway; slowfast holds both pathways plus the laterals.
     assert table["fast"]["params"] < table["slow"]["params"] < table["slowfast"]["params"]
     assert table["slowfast"]["gflops_per_clip"] > table["slow"]["gflops_per_clip"]
-    one = complexity(build_segmenter({**tiny_cfg, "pathways": "fast"}), 8, 32, 32)
+    one = complexity(build_segmenter({**tiny_model_cfg, "pathways": "fast"}), 8, 32, 32)
     assert one == table["fast"]
     assert one["gflops_per_frame"] == pytest.approx(one["gflops_per_clip"] / 8)
 

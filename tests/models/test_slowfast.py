@@ -14,20 +14,23 @@ def backbone(model_cfg: dict, **kw) -> SlowFastBackbone:
 
 @pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
 @pytest.mark.parametrize("frames,alpha", [(8, 1), (8, 2), (8, 4), (8, 8), (6, 4), (5, 2)])
-def test_feature_and_logit_shapes(tiny_cfg, pathways, frames, alpha):
-    tiny_cfg["backbone"]["alpha"] = alpha
-    model = build_segmenter({**tiny_cfg, "pathways": pathways}).eval()
+def test_feature_and_logit_shapes(tiny_model_cfg, pathways, frames, alpha):
+    tiny_model_cfg["backbone"]["alpha"] = alpha
+    model = build_segmenter({**tiny_model_cfg, "pathways": pathways}).eval()
     clip = torch.randn(2, 4, frames, 32, 48)
     feats = model.backbone(clip)
     slow_frames = -(-frames // alpha)
-    fast_w = [2, 2, 4, 4]  # (8, 8, 16, 16) / beta_inv
+    cfg = tiny_model_cfg["backbone"]
+    slow_w = [cfg["stem_width"], *cfg["widths"]]  # the stem's, then each stage's: 8, 8, 16
+    fast_w = [w // cfg["beta_inv"] for w in slow_w]
+    assert len(feats) == len(slow_w)
     for scale, (slow, fast) in enumerate(feats):
         hw = (32 // 2 ** (scale + 1), 48 // 2 ** (scale + 1))
         if pathways == "fast":
             assert slow is None
         else:
             lateral = 2 * fast_w[scale] if pathways == "slowfast" else 0
-            assert slow.shape == (2, [8, 8, 16, 16][scale] + lateral, slow_frames, *hw)
+            assert slow.shape == (2, slow_w[scale] + lateral, slow_frames, *hw)
         if pathways == "slow":
             assert fast is None
         else:
@@ -36,48 +39,48 @@ def test_feature_and_logit_shapes(tiny_cfg, pathways, frames, alpha):
 
 
 @pytest.mark.parametrize("pathways", ["slow", "slowfast"])
-def test_clip_shorter_than_alpha_fails_at_entry(tiny_cfg, pathways):
-    model = build_segmenter({**tiny_cfg, "pathways": pathways})
-    with pytest.raises(ValueError, match="shorter than alpha=4"):
-        model(torch.randn(1, 4, 3, 32, 32))
+def test_clip_shorter_than_alpha_fails_at_entry(tiny_model_cfg, pathways):
+    model = build_segmenter({**tiny_model_cfg, "pathways": pathways})
+    with pytest.raises(ValueError, match="shorter than alpha=2"):
+        model(torch.randn(1, 4, 1, 32, 32))
 
 
-def test_fast_pathway_takes_any_clip_length(tiny_cfg):
-    model = build_segmenter({**tiny_cfg, "pathways": "fast"})
+def test_fast_pathway_takes_any_clip_length(tiny_model_cfg):
+    model = build_segmenter({**tiny_model_cfg, "pathways": "fast"})
     assert model(torch.randn(1, 4, 1, 32, 32)).shape == (1, 2, 1, 32, 32)
 
 
-def test_too_small_frames_and_bad_options_fail_clearly(tiny_cfg):
-    with pytest.raises(ValueError, match="too small"):
-        backbone(tiny_cfg)(torch.randn(1, 3, 8, 8, 64))
+def test_too_small_frames_and_bad_options_fail_clearly(tiny_model_cfg):
+    with pytest.raises(ValueError, match="too small; need >= 8"):  # 1/8 after 2 stages
+        backbone(tiny_model_cfg)(torch.randn(1, 3, 8, 4, 64))
     with pytest.raises(ValueError, match="expected a clip"):
-        backbone(tiny_cfg)(torch.randn(3, 8, 32, 32))
+        backbone(tiny_model_cfg)(torch.randn(3, 8, 32, 32))
     with pytest.raises(ValueError, match="pathways must be one of"):
-        backbone(tiny_cfg, pathways="both")
+        backbone(tiny_model_cfg, pathways="both")
     with pytest.raises(ValueError, match="needs slow_arch=efficientnet_lite0"):
-        backbone(tiny_cfg, slow_init="imagenet")
+        backbone(tiny_model_cfg, slow_init="imagenet")
     with pytest.raises(ValueError, match="one entry per stage"):
-        backbone(tiny_cfg, depths=[1, 1])
+        backbone(tiny_model_cfg, depths=[1])
 
 
-def test_gradients_reach_both_pathways_and_every_lateral(tiny_cfg):
-    model = build_segmenter(tiny_cfg)
+def test_gradients_reach_both_pathways_and_every_lateral(tiny_model_cfg):
+    model = build_segmenter(tiny_model_cfg)
     clip = torch.randn(2, 4, 8, 32, 32)
     target = torch.randint(0, 2, (2, 8, 32, 32))
     sum(model(clip, target, mode="loss").values()).backward()
     bb = model.backbone
     parts = {"slow_stem": bb.slow_stem, "fast_stem": bb.fast_stem,
              **{f"lateral{i}": lat for i, lat in enumerate(bb.laterals)}}
-    assert len(bb.laterals) == 4  # after the stem and after each of the 3 stages
+    assert len(bb.laterals) == 3  # after the stem and after each of the 2 stages
     for name, module in parts.items():
         grads = [p.grad for p in module.parameters()]
         assert all(g is not None for g in grads), name
         assert sum(g.abs().sum() for g in grads) > 0, name
 
 
-def test_slow_alpha_1_is_a_per_frame_network(tiny_cfg):
+def test_slow_alpha_1_is_a_per_frame_network(tiny_model_cfg):
     """alpha=1 with temporal kernel 1 everywhere: each frame is segmented on its own."""
-    model = backbone(tiny_cfg, pathways="slow", alpha=1, slow_temporal_kernels=[1, 1, 1]).eval()
+    model = backbone(tiny_model_cfg, pathways="slow", alpha=1, slow_temporal_kernels=[1, 1]).eval()
     clip = torch.randn(1, 3, 8, 32, 32)
     alone = model(clip[:, :, 3:4])[-1][0]
     in_clip = model(clip)[-1][0][:, :, 3:4]

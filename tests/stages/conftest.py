@@ -1,42 +1,8 @@
-"""Helpers for the stage-command tests: a params.yaml written from the repository's own, with
-keys changed, and a stage run that captures the one error line."""
+"""Fixtures for the stage-command tests: a stage run that captures the one error line."""
 from __future__ import annotations
-
-import copy
-import subprocess
 
 import pytest
 import yaml
-
-from tests.conftest import REPO, TINY_MODEL
-
-
-def committed_params() -> dict:
-    """params.yaml as committed (``git show HEAD:``; the file itself outside a git checkout):
-    a ``dvc exp run -S ...`` rewrites the workspace copy, which must not fail the tests."""
-    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=REPO, capture_output=True,
-                           text=True)
-    return yaml.safe_load(shown.stdout if shown.returncode == 0 else (REPO / "params.yaml").read_text())
-
-
-def repo_params() -> dict:
-    """The committed params.yaml, with the tiny model of the tests."""
-    params = committed_params()
-    params["model"] = copy.deepcopy(TINY_MODEL)
-    return params
-
-
-def set_key(params: dict, key: str, value) -> dict:
-    """``params`` with ``a.b.c`` set to ``value`` (``...`` deletes it), as ``dvc exp run -S``."""
-    *path, last = key.split(".")
-    node = params
-    for part in path:
-        node = node[part]
-    if value is ...:
-        del node[last]
-    else:
-        node[last] = value
-    return params
 
 
 @pytest.fixture

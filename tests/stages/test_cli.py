@@ -15,8 +15,8 @@ from pipeline.engine.checkpoint import save_model
 from pipeline.engine.segment import read_first_mask
 from pipeline.models import build_segmenter
 from stages.cli import app
-from tests.conftest import TINY_MODEL
-from tests.data.conftest import make_root
+from tests.support import TINY_MODEL
+from tests.support import make_root
 
 H, W = 32, 48
 

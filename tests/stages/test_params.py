@@ -9,7 +9,7 @@ import yaml
 from pipeline.errors import ConfigError
 from stages import decode, download, evaluate, finetune, pretrain
 from stages.params import SECTIONS, load_params
-from tests.stages.conftest import committed_params, repo_params, set_key
+from tests.support import committed_params, repo_params, set_key
 
 STAGES = {"download": download.main, "decode": decode.main, "pretrain": pretrain.main,
           "finetune": finetune.main, "evaluate": evaluate.main}
@@ -38,6 +38,16 @@ CASES = {
     "finetune clip shorter than alpha": ("pretrain", "finetune.clip_len", 1,
                                          "finetune.clip_len: 1 frames is shorter than model.backbone.alpha=2"),
     "unknown optimizer": ("finetune", "finetune.optimizer", "Adamm", "finetune.optimizer: 'Adamm' is not one of"),
+    "unknown pretrain optimizer": ("pretrain", "pretrain.optimizer", "Adamm",
+                                   "pretrain.optimizer: 'Adamm' is not one of"),
+    "unknown scheduler": ("pretrain", "pretrain.scheduler", "cosin",
+                          "pretrain.scheduler: 'cosin' is not one of cosine, constant"),
+    "typo in an augmentation": ("pretrain", "pretrain.augment.color", 0.2,
+                                "did you mean pretrain.augment.colour?"),
+    "flip probability above 1": ("finetune", "finetune.augment.flip", 1.5,
+                                 "finetune.augment.flip: 1.5 must be in [0, 1]"),
+    "negative colour jitter": ("pretrain", "pretrain.augment.colour", -0.1,
+                               "pretrain.augment.colour: -0.1 must be in [0, 1]"),
     "unknown source": ("download", "download.source", "davis2018", "download.source: 'davis2018' is not one of"),
     "unknown split": ("evaluate", "evaluate.split", "bogus", "evaluate.split: 'bogus' is not one of train, val"),
     "missing section": ("decode", "decode", ..., "missing section(s) decode"),

@@ -10,7 +10,6 @@ import pytest
 from pipeline.data.cache import decode
 from pipeline.data.synthetic import SyntheticSpec, generate
 from pipeline.timing import FinetuneTiming
-from pipeline.visualize import blend
 from stages import evaluate
 
 
@@ -52,12 +51,3 @@ def test_stage_writes_metrics_plots_reports_and_overlays(synthetic, tmp_path):
     assert [g.stem for g in gifs] == sorted(names[:2])
     assert iio.imread(gifs[0]).shape == (6, 16, 24, 3)  # every frame, half size
     assert (tmp_path / "evaluate" / "global_results-val.csv").is_file()
-
-
-def test_blend_mixes_palette_colours_on_objects_only():
-    frame = np.full((2, 2, 3), 100, np.uint8)
-    ids = np.array([[0, 1], [2, 0]], np.uint8)  # DAVIS palette: 1 = (128, 0, 0), 2 = (0, 128, 0)
-    out = blend(frame, ids)
-    np.testing.assert_array_equal(out[0, 0], [100, 100, 100])
-    np.testing.assert_array_equal(out[0, 1], [114, 50, 50])
-    np.testing.assert_array_equal(out[1, 0], [50, 114, 50])

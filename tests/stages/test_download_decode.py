@@ -5,9 +5,7 @@ import sys
 from pathlib import Path
 
 from pipeline.data.cache import sequence_table
-from tests.data.conftest import make_root, zip_folder
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import REPO, make_root, zip_folder
 
 
 def _run(*args, cwd):
