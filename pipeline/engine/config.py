@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from pipeline.data.transforms import ClipAugment
 
+SCHEDULERS = ("cosine", "constant")  # pretrain.scheduler, finetune.scheduler: lr over the steps
+
 
 @dataclass(frozen=True, kw_only=True)
 class ClipTraining:

@@ -40,12 +40,14 @@ from pipeline.data.transforms import ClipAugment
 from pipeline.engine.config import ClipTraining
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
+from pipeline.models.fusion import fused_for_inference
 from pipeline.registry import TRANSFORMS, build
 
 
 @dataclass(frozen=True, kw_only=True)
 class FinetuneConfig(ClipTraining):
-    """``steps`` updates; ``static_prob``: the share of clips that are frame 0 repeated;
+    """``steps`` updates at ``lr`` (``scheduler``: ``constant``, or ``cosine`` down to
+    ``lr / 100``); ``static_prob``: the share of clips that are frame 0 repeated;
     ``prior_strength``: each clip's prior errors have a strength drawn from [0, it]
     (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
     each clip's prediction with its mirror image's."""
@@ -53,8 +55,9 @@ class FinetuneConfig(ClipTraining):
     steps: int = 100
     lr: float = 1e-3
     batch_size: int = 2
+    scheduler: str = "constant"
     static_prob: float = 0.3
-    prior_strength: float = 1.2
+    prior_strength: float = 2.0
     test_flip: bool = True
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
@@ -118,6 +121,8 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     _freeze_batchnorm(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr * 0.01)
+                 if cfg.scheduler == "cosine" and cfg.steps else None)
     losses = []
     for step in range(cfg.steps):
         batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), cfg.clip_len,
@@ -132,6 +137,8 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         losses.append(float(loss.detach()))
         if progress is not None:
             progress.update(1)
@@ -166,7 +173,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     ``flip``: average each clip's prediction with that of its mirror image (test-time
     augmentation; twice the network's compute, see :class:`FinetuneConfig`).
     """
-    model.to(device).eval()
+    model = fused_for_inference(model.to(device))  # BN folded into the convs: same maps, faster
     num, (h, w) = len(frames), frames.shape[1:3]
     k_count = int(max((k for k in np.unique(labels0) if k != VOID), default=0))
     out_size = tuple(out_size or (h, w))

@@ -35,7 +35,6 @@ FINGERPRINT = "fingerprint.json"
 # transforms, the models, the training engine, the registry, errors and file writing. Not
 # evaluation, figures or the CLI: a change there neither re-runs nor restarts pretraining.
 CODE = ("data", "models", "engine", "labels.py", "registry.py", "errors.py", "fileio.py")
-SCHEDULERS = ("cosine", "constant")  # pretrain.scheduler
 
 
 @dataclass(frozen=True, kw_only=True)

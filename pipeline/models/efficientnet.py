@@ -75,6 +75,9 @@ class MBConv(nn.Module):
     x: (B, C_in, [T,] H, W) -> (B, C_out, [T,] H/stride, W/stride).
     """
 
+    # each conv's output goes straight into its BN (for pipeline.models.fusion)
+    conv_bn_pairs = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
     def __init__(self, cin: int, cout: int, expand: int, kernel: int, stride: int,
                  dims: int = 2, temporal_kernel: int = 1, extra_in: int = 0):
         super().__init__()

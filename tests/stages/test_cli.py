@@ -181,13 +181,14 @@ def prior_copier(path):
     return path
 
 
-def test_steps_0_propagates_every_object_of_a_multi_object_mask(tmp_path):
+@pytest.mark.parametrize("flip", ["--flip", "--no-flip"])
+def test_steps_0_propagates_every_object_of_a_multi_object_mask(tmp_path, flip):
     """Each object gets its own crop and prior: object 2 is predicted too (it used to be nowhere)."""
     root = make_root(tmp_path / "DAVIS", 2017, sequences=(("two", "val", 6),), objects=2)
     out = tmp_path / "out"
     code, err = invoke("segment", root / "JPEGImages/480p/two", "--mask",
                        root / "Annotations/480p/two/00000.png", "--out", out, "--checkpoint",
-                       prior_copier(tmp_path / "copier.pth"), "--steps", 0)
+                       prior_copier(tmp_path / "copier.pth"), "--steps", 0, flip)
     assert code == 0, err
     for t in range(1, 6):
         pred, gt = read_mask_as_ids(out / f"{t:05d}.png"), read_mask_as_ids(

@@ -1,0 +1,41 @@
+"""Conv-BN folding for inference: a BatchNorm in eval mode is an affine map per channel, so
+the convolution before it can absorb it (weights scaled, a bias added) and the BN pass over
+every activation disappears. The result is the same function up to float rounding.
+
+Which BN follows which conv is known for certain in an ``nn.Sequential`` (its order is the
+order of the forward pass); other modules declare their pairs in ``conv_bn_pairs`` (names of
+a conv and of the BN its output goes through directly, as :class:`MBConv
+<pipeline.models.efficientnet.MBConv>` does). Nothing else is touched.
+"""
+from __future__ import annotations
+
+import copy
+
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+_CONVS = (nn.Conv2d, nn.Conv3d)
+_BNS = (nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _fusable(conv, bn) -> bool:
+    return (isinstance(conv, _CONVS) and isinstance(bn, _BNS) and bn.track_running_stats
+            and conv.out_channels == bn.num_features)
+
+
+def fused_for_inference(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with every known conv -> BN pair folded into the conv
+    (the BN becomes ``nn.Identity``); ``model`` itself is left as it is."""
+    model = copy.deepcopy(model).eval()
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            names = list(module._modules)
+            pairs = zip(names, names[1:])
+        else:
+            pairs = getattr(module, "conv_bn_pairs", ())
+        for conv_name, bn_name in pairs:
+            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+            if _fusable(conv, bn):
+                setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
+                setattr(module, bn_name, nn.Identity())
+    return model
