@@ -18,6 +18,7 @@ def main(
     steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
     flip: bool = typer.Option(True, "--flip/--no-flip",
                               help="average with the mirrored video's prediction (2x network time)"),
+    bf16: bool = typer.Option(False, "--bf16", help="predict in bfloat16 (faster on CPUs with AMX)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: int = typer.Option(480, help="working height: taller frames are resized to it"),
     width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
@@ -31,7 +32,8 @@ def main(
     from pipeline.weights import PARENT_CHECKPOINT
 
     summary = segment_video(input, mask, checkpoint or PARENT_CHECKPOINT, out,
-                            replace(FinetuneConfig(), steps=steps, test_flip=flip), height, width, device, pathways)
+                            replace(FinetuneConfig(), steps=steps, test_flip=flip,
+                                    predict_bf16=bf16), height, width, device, pathways)
     typer.echo(
         f"segmented {summary['frames']} frames, {summary['objects']} object(s) in "
         f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s); outputs in {out}/ "

@@ -81,7 +81,7 @@ def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
     losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
     t1 = time.perf_counter()
     classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device,
-                        flip=cfg.test_flip)
+                        flip=cfg.test_flip, bf16=cfg.predict_bf16)
     t2 = time.perf_counter()
     ids = classes_to_ids(classes, object_ids)
     ids[0] = np.where(mask0 == VOID, 0, mask0)
@@ -170,9 +170,9 @@ def finetune_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_
         if rank != 0:
             return None
     # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
-    # that frame, and test_flip adds its mirror image): per frame and object, the GFLOPs of
-    # one or two whole clips.
-    clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size)
+    # that frame, and test_flip adds its mirror image), decoded for its last frame only: per
+    # frame and object, the GFLOPs of one or two such passes.
+    clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size, mode="predict_last")
     clips = 2 if cfg.test_flip else 1
     record = FinetuneTiming(
         sequences=dict(sorted(timings.items())),

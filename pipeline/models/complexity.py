@@ -16,8 +16,10 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_macs(model: nn.Module, clip_shape: tuple[int, int, int, int, int]) -> int:
-    """Multiply-accumulates of one forward pass of ``model`` on a zero clip of that shape."""
+def count_macs(model: nn.Module, clip_shape: tuple[int, int, int, int, int],
+               mode: str | None = None) -> int:
+    """Multiply-accumulates of one forward pass of ``model`` on a zero clip of that shape
+    (``mode``: passed to the forward, e.g. the segmenter's ``predict_last``)."""
     total = 0
 
     def conv_hook(module, _inputs, output):
@@ -39,7 +41,7 @@ def count_macs(model: nn.Module, clip_shape: tuple[int, int, int, int, int]) -> 
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(clip_shape))
+            model(torch.zeros(clip_shape), **({} if mode is None else {"mode": mode}))
     finally:
         model.train(was_training)
         for h in handles:
@@ -47,11 +49,12 @@ def count_macs(model: nn.Module, clip_shape: tuple[int, int, int, int, int]) -> 
     return total
 
 
-def complexity(model: nn.Module, frames: int, height: int, width: int) -> dict:
+def complexity(model: nn.Module, frames: int, height: int, width: int,
+               mode: str | None = None) -> dict:
     """Params and GFLOPs per clip and per frame for a (1, C, T, H, W) clip (C: the
-    backbone's input channels)."""
+    backbone's input channels; ``mode`` as in :func:`count_macs`)."""
     channels = getattr(getattr(model, "backbone", None), "in_channels", 3)
-    macs = count_macs(model, (1, channels, frames, height, width))
+    macs = count_macs(model, (1, channels, frames, height, width), mode)
     return {
         "params": count_parameters(model),
         "gflops_per_clip": macs / 1e9,

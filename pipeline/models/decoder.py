@@ -76,19 +76,26 @@ class MultiScaleMaskDecoder(nn.Module):
         return self.head.out_channels
 
     def forward(self, features, out_size: tuple[int, int, int], prior: torch.Tensor | None = None,
-                image: torch.Tensor | None = None) -> torch.Tensor:
+                image: torch.Tensor | None = None, last_only: bool = False) -> torch.Tensor:
+        """Logits (B, C, T, H, W); with ``last_only`` those of the last frame alone,
+        (B, C, 1, H, W), equal to the full output's last frame at a fraction of the cost:
+        everything but the (3,3,3) refinement is per frame, and that needs only the frame
+        before the last (prediction uses nothing else)."""
         frames = out_size[0]
         merged = None
         for scale in reversed(range(len(features))):
+            keep = frames if not last_only else 2 if scale >= 1 else 1  # frames this scale needs
             slow, fast = features[scale]
             parts = [p for p in (slow, fast) if p is not None]
             if slow is not None:
                 parts[0] = upsample_time(slow, frames, self.alpha)
-            x = self.lateral[scale](torch.cat(parts, dim=1))
+            x = self.lateral[scale](torch.cat([p[:, :, -keep:] for p in parts], dim=1))
             if merged is not None:
-                x = x + _resize_frames(merged, x.shape[3:])
+                x = x + _resize_frames(merged[:, :, -keep:], x.shape[3:])
             merged = self.refine(x) if scale == 1 else x  # refine at 1/4: 4x cheaper than 1/2
         merged = torch.relu(merged)
+        if last_only:
+            prior, image = (None if v is None else v[:, :, -1:] for v in (prior, image))
         if self.prior_fuse is not None:  # the prior mask again at 1/2: its boundary, sharp
             merged = self.prior_fuse(torch.cat([merged, _resize_frames(prior, merged.shape[3:])], 1))
         logits = _resize_frames(self.head(merged), out_size[1:])  # from (B, C, T, H/2, W/2)

@@ -1,6 +1,11 @@
-"""Conv-BN folding for inference: a BatchNorm in eval mode is an affine map per channel, so
-the convolution before it can absorb it (weights scaled, a bias added) and the BN pass over
-every activation disappears. The result is the same function up to float rounding.
+"""The network as prediction runs it: Conv-BN folding and channels-last memory.
+
+A BatchNorm in eval mode is an affine map per channel, so the convolution before it can
+absorb it (weights scaled, a bias added) and the BN pass over every activation disappears.
+The 3-D weights are then stored channels-last (``torch.channels_last_3d``), the layout
+oneDNN's CPU convolutions run fastest in (callers pass their clips in it too). The result
+is the same function up to float rounding (measured: 1.5e-6 on the shipped parent; the
+8-frame 160-pixel clip and its mirror image in 61 ms instead of 97 ms on 2 cores).
 
 Which BN follows which conv is known for certain in an ``nn.Sequential`` (its order is the
 order of the forward pass); other modules declare their pairs in ``conv_bn_pairs`` (names of
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import copy
 
+import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
@@ -25,7 +31,8 @@ def _fusable(conv, bn) -> bool:
 
 def fused_for_inference(model: nn.Module) -> nn.Module:
     """An eval-mode copy of ``model`` with every known conv -> BN pair folded into the conv
-    (the BN becomes ``nn.Identity``); ``model`` itself is left as it is."""
+    (the BN becomes ``nn.Identity``) and channels-last 3-D weights; ``model`` itself is left
+    as it is."""
     model = copy.deepcopy(model).eval()
     for module in model.modules():
         if isinstance(module, nn.Sequential):
@@ -38,4 +45,4 @@ def fused_for_inference(model: nn.Module) -> nn.Module:
             if _fusable(conv, bn):
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, nn.Identity())
-    return model
+    return model.to(memory_format=torch.channels_last_3d)

@@ -18,8 +18,10 @@ class Conv3d(nn.Conv3d):
         if (x.shape[0] > 1 or x.device.type != "cpu" or x.dtype != torch.float32
                 or not torch.backends.mkldnn.is_available()):
             return super().forward(x)
+        if not x.is_contiguous(memory_format=torch.channels_last_3d):
+            x = x.contiguous()
         return torch.ops.aten.mkldnn_convolution(
-            x.contiguous(), self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups
+            x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups
         )
 
 

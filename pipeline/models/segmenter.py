@@ -19,6 +19,9 @@ def input_normalisation(backbone: nn.Module) -> dict:
     return {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 
 
+MODES = ("tensor", "loss", "predict", "predict_last")
+
+
 @MODELS.register_module()
 class SlowFastSegmenter(BaseModel):
     """Segments one object in every frame of an object-centred clip, given a prior mask.
@@ -39,7 +42,9 @@ class SlowFastSegmenter(BaseModel):
         context: crop side over the object's larger side.
 
     ``forward(inputs (B,4,T,H,W), data_samples (B,T,H,W), mode)``: ``tensor`` gives logits
-    (B, C, T, H, W), ``loss`` a dict of losses, ``predict`` per-pixel class probabilities.
+    (B, C, T, H, W), ``loss`` a dict of losses, ``predict`` per-pixel class probabilities,
+    ``predict_last`` those of the last frame alone (B, C, 1, H, W): what propagation uses,
+    for a third of the decoder's work.
     """
 
     def __init__(self, pathways: str = "slowfast", backbone=None, decoder=None, loss=None,
@@ -73,15 +78,15 @@ class SlowFastSegmenter(BaseModel):
 
     def forward(self, inputs: torch.Tensor, data_samples: torch.Tensor | None = None,
                 mode: str = "tensor"):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         logits = self.decoder(self.backbone(inputs), out_size=tuple(inputs.shape[2:]),
-                              prior=inputs[:, 3:], image=inputs[:, :3])
+                              prior=inputs[:, 3:], image=inputs[:, :3], last_only=mode == "predict_last")
         if mode == "tensor":
             return logits
         if mode == "loss":
             return {f"loss_{type(fn).__name__}": fn(logits, data_samples) for fn in self.losses}
-        if mode == "predict":
-            return logits.softmax(dim=1)
-        raise ValueError(f"mode must be tensor, loss or predict, got {mode!r}")
+        return logits.softmax(dim=1)
 
 
 def build_segmenter(cfg: dict) -> SlowFastSegmenter:

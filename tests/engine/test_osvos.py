@@ -6,10 +6,11 @@ from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
-    FinetuneConfig, aggregate, classes_to_ids, finetune, frame0_labels, propagate,
+    FinetuneConfig, _predict_last, aggregate, classes_to_ids, finetune, frame0_labels, propagate,
 )
 from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
+from pipeline.models.fusion import fused_for_inference
 
 
 def test_frame0_labels_maps_ids_in_order_and_keeps_void():
@@ -39,6 +40,7 @@ class PriorCopier(torch.nn.Module):
 
     def forward(self, inputs, mode):
         p = inputs[:, 3:4].float() / 255
+        p = p[:, :, -1:] if mode == "predict_last" else p
         return torch.cat([1 - p, p], 1)
 
 
@@ -88,6 +90,16 @@ def test_flip_averaging_cancels_a_left_right_bias():
         assert drift[-1] > 5 and all(np.diff(drift) >= 0), drift  # drifts right, frame by frame
         for t in (1, 2, 3):  # the mirrored prediction, mirrored back, cancels the bias
             assert abs(centre(mirrored[t] == k) - centre(ids[0] == k)) < 0.5, (k, t)
+
+
+def test_bf16_prediction_stays_close_to_float32(tiny_model_cfg):
+    torch.manual_seed(0)
+    model = fused_for_inference(build_segmenter(tiny_model_cfg))
+    x = torch.rand(3, 4, 4, 32, 32)
+    with torch.inference_mode():
+        exact, fast = _predict_last(model, x, True), _predict_last(model, x, True, bf16=True)
+    assert exact.dtype == torch.float32 and not torch.equal(exact, fast.float())  # autocast ran
+    torch.testing.assert_close(fast.float(), exact, atol=0.03, rtol=0)
 
 
 def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):

@@ -64,6 +64,27 @@ def test_loss_and_predict_modes(tiny_model_cfg):
         model(clip, mode="logits")
 
 
+@pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
+@pytest.mark.parametrize("refine_channels", [0, 4])
+def test_predict_last_is_the_last_frame_of_predict(tiny_model_cfg, pathways, refine_channels):
+    """Propagation decodes only the frame it predicts; the answer must not change."""
+    tiny_model_cfg["pathways"] = pathways
+    tiny_model_cfg["decoder"]["refine_channels"] = refine_channels
+    torch.manual_seed(0)
+    model = build_segmenter(tiny_model_cfg).eval()
+    for m in model.modules():  # non-trivial BN and refinement weights
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-1, 1)
+        if isinstance(m, torch.nn.Conv3d) and not m.weight.abs().sum():
+            torch.nn.init.normal_(m.weight, std=0.5)
+    clip = torch.randn(3, 4, 7, 32, 32)
+    with torch.no_grad():
+        full, last = model(clip, mode="predict"), model(clip, mode="predict_last")
+    assert last.shape == (3, 2, 1, 32, 32)
+    assert (full[:, :, -2] - full[:, :, -1]).abs().max() > 1e-3  # frames differ: a real check
+    torch.testing.assert_close(last, full[:, :, -1:], rtol=1e-5, atol=1e-6)
+
+
 def test_prior_channel_is_scaled_and_reaches_the_decoder_at_half_resolution(tiny_model_cfg):
     model = build_segmenter(tiny_model_cfg).eval()
     assert model.backbone.in_channels == 4 and model.decoder.prior_fuse is not None
