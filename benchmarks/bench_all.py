@@ -43,6 +43,7 @@ from pipeline.engine.checkpoint import load_weights, save_model  # noqa: E402
 from pipeline.evaluation.measures import db_eval_iou, f_measure  # noqa: E402
 from pipeline.fileio import write_text_atomic  # noqa: E402
 from pipeline.models.complexity import complexity  # noqa: E402
+from pipeline.models.fusion import fused_for_inference  # noqa: E402
 from pipeline.models.segmenter import build_segmenter  # noqa: E402
 from pipeline.weights import PARENT_CHECKPOINT  # noqa: E402
 from tests.evaluation import davis_reference  # noqa: E402
@@ -52,6 +53,20 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "`visualize.blend` mixes only object pixels (float math on whole 480p frames was a third "
     "of an 80-frame `segment --steps 0` under cProfile): 0.45 s instead of 1.3-3.7 s per 80 "
     "frames in a fresh process, identical output. End to end within run-to-run noise.",
+    "Test-time flip (a quality change, on by default: J&F +0.01 to +0.04 on DAVIS 2016 val): "
+    "every predicted frame runs the clip and its mirror image, twice the network's work.",
+    "Propagation decodes only the frame it predicts (`mode=\"predict_last\"`; the decoder is "
+    "per frame but for one (3,3,3) conv): 0.70 instead of 1.45 GFLOPs per 160-pixel clip. With "
+    "BatchNorm folded into the convs and channels-last weights and clips "
+    "(`pipeline/models/fusion.py`), the flipped clip pair of the shipped parent takes 33 ms "
+    "instead of 94 ms (interleaved medians, one process), outputs equal within 2e-6. "
+    "`segment --steps 0` on the 80-frame mp4: 12.5 s with the flip, against 16.2 s before "
+    "without it.",
+    "bfloat16 autocast for prediction (`--bf16`, `finetune.predict_bf16`; this CPU has AMX): "
+    "the full flipped clip pair 43 ms vs 72 ms in float32; J&F -0.0004 to -0.004 over three "
+    "fine-tuned networks on DAVIS 2016 val, so it is opt-in.",
+    "Tried and not kept: writing the overlay mp4 in a thread beside the PNGs (8.4-8.6 s vs "
+    "8.5-8.6 s by the command's own clock): ffmpeg already encodes in its own process.",
 ]
 
 
@@ -106,6 +121,13 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
         wall = statistics.median(g[0] for g in got)
         rows.append(f"| `segment --steps 0`, {pathways} | {n} | {wall:.1f} | {n / wall:.1f} | "
                     f"{max(g[1] for g in got):.0f} |")
+        if pathways == "slowfast":  # the two prediction switches, on the default model
+            for flag in ("--no-flip", "--bf16"):
+                got = [_run(sfvos + ["--out", str(tmp / f"seg{flag}_{i}"), "--steps", "0", flag,
+                                     "--checkpoint", str(ckpt)]) for i in range(runs)]
+                wall = statistics.median(g[0] for g in got)
+                rows.append(f"| `segment --steps 0 {flag}`, {pathways} | {n} | {wall:.1f} | "
+                            f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
     rows.append(f"| `segment` (100 steps, shipped parent), slowfast | {n} | {wall:.1f} | "
                 f"{n / wall:.1f} | {rss:.0f} |")
@@ -182,9 +204,12 @@ def bench_roofline(runs: int) -> list[str]:
     conv = torch.nn.Conv3d(64, 64, 3, padding=1).eval()
     x = torch.randn(1, 64, 8, 56, 56)
     model = build_segmenter(_profile_cfg("slowfast")).eval()
+    fast = fused_for_inference(model)
     s = model.crop_size
     clip = model.data_preprocessor({"inputs": torch.randint(0, 255, (1, 4, 8, s, s)).float()}, False)["inputs"]
+    pair = torch.cat([clip, clip.flip(-1)]).contiguous(memory_format=torch.channels_last_3d)
     gflops = complexity(model, 8, s, s)["gflops_per_clip"]
+    gflops_last = complexity(model, 8, s, s, mode="predict_last")["gflops_per_clip"]
     with torch.inference_mode():
         def median(fn):
             fn()
@@ -196,11 +221,19 @@ def bench_roofline(runs: int) -> list[str]:
             return statistics.median(ts)
         conv_s = median(lambda: conv(x))
         model_s = median(lambda: model(clip, mode="predict"))
+        pair_s = median(lambda: fast(pair, mode="predict_last"))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16_s = median(lambda: fast(pair, mode="predict_last"))
     peak = 2 * 64 * 64 * 27 * 8 * 56 * 56 / conv_s / 1e9
-    got = gflops / model_s
+    got, got_pair = gflops / model_s, 2 * gflops_last / pair_s
     return [f"| Conv3d 64->64, 3x3x3, 8x56x56 (this CPU's conv throughput) | {peak:.1f} GFLOP/s | |",
-            f"| the slowfast network, one 8-frame clip of {s} px | {got:.1f} GFLOP/s "
-            f"({gflops:.2f} GFLOPs in {model_s * 1000:.0f} ms) | {got / peak:.0%} of the conv |"]
+            f"| the slowfast network, one 8-frame clip of {s} px, every frame decoded | {got:.1f} GFLOP/s "
+            f"({gflops:.2f} GFLOPs in {model_s * 1000:.0f} ms) | {got / peak:.0%} of the conv |",
+            f"| as propagation runs it: the clip and its mirror image, last frame decoded, BN folded, "
+            f"channels-last | {got_pair:.1f} GFLOP/s ({2 * gflops_last:.2f} GFLOPs in {pair_s * 1000:.0f} ms) "
+            f"| {got_pair / peak:.0%} of the conv |",
+            f"| the same under bfloat16 autocast (`--bf16`) | {bf16_s * 1000:.0f} ms | "
+            f"{pair_s / bf16_s:.2f}x float32 |"]
 
 
 def main() -> None:
