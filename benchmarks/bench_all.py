@@ -65,6 +65,10 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "bfloat16 autocast for prediction (`--bf16`, `finetune.predict_bf16`; this CPU has AMX): "
     "the full flipped clip pair 43 ms vs 72 ms in float32; J&F -0.0004 to -0.004 over three "
     "fine-tuned networks on DAVIS 2016 val, so it is opt-in.",
+    "`visualize.blend` frame by frame: with random weights (these rows) the masks fill the "
+    "frames, and the float copies of a whole video's object pixels took over 1 GB; "
+    "`segment --steps 0` slowfast 17.9 s / 2.38 GB peak before, 13.4 s / 0.78 GB after "
+    "(single runs); same output.",
     "Tried and not kept: writing the overlay mp4 in a thread beside the PNGs (8.4-8.6 s vs "
     "8.5-8.6 s by the command's own clock): ffmpeg already encodes in its own process.",
 ]

@@ -13,11 +13,15 @@ def blend(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray
     """(..., H, W, 3) uint8 frames with every object pixel (id > 0) mixed with its palette
     colour: ``(1 - alpha) * frame + alpha * colour``; background pixels are left as they are."""
     out = np.array(frames, dtype=np.uint8, copy=True)
-    objects = ids > 0  # only these pixels are mixed: the float math on whole frames was 1/3 of
-    if objects.any():  # an 80-frame `sfvos segment --steps 0`
-        colours = davis_palette()[ids[objects]].astype(np.float32)
-        mixed = (1 - alpha) * frames[objects].astype(np.float32) + alpha * colours
-        out[objects] = np.round(mixed).astype(np.uint8)
+    palette = davis_palette().astype(np.float32)
+    # Frame by frame (the float copies of a whole video's object pixels took over 1 GB when
+    # the objects fill the frames), and only object pixels (float math on whole frames was a
+    # third of an 80-frame `sfvos segment --steps 0`).
+    for frame, frame_ids in zip(out.reshape(-1, *out.shape[-3:]), ids.reshape(-1, *ids.shape[-2:])):
+        objects = frame_ids > 0
+        if objects.any():
+            mixed = (1 - alpha) * frame[objects].astype(np.float32) + alpha * palette[frame_ids[objects]]
+            frame[objects] = np.round(mixed).astype(np.uint8)
     return out
 
 
