@@ -69,6 +69,9 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "frames, and the float copies of a whole video's object pixels took over 1 GB; "
     "`segment --steps 0` slowfast 17.9 s / 2.38 GB peak before, 13.4 s / 0.78 GB after "
     "(single runs); same output.",
+    "`torch.compile` of the prediction copy (inductor, this machine's g++): 28 ms vs 32 ms "
+    "per flipped clip pair after 34 s of compilation; an 80-frame video would save 0.3 s, "
+    "so it is not used.",
     "Tried and not kept: writing the overlay mp4 in a thread beside the PNGs (8.4-8.6 s vs "
     "8.5-8.6 s by the command's own clock): ffmpeg already encodes in its own process.",
 ]
