@@ -16,7 +16,8 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
 - the J and F code of ``pipeline.evaluation`` against a literal re-statement of the DAVIS
   toolkit's definitions (``tests/evaluation/davis_reference.py``) on the same masks;
 - the decoded npz cache against JPEG decoding;
-- the network's achieved GFLOP/s against a large Conv3d's on this CPU (a roofline ratio).
+- the network's achieved GFLOP/s against a large Conv3d's on this CPU (a roofline ratio);
+- each ``dvc.yaml`` stage's wall time and peak RSS on the synthetic default (one run).
 """
 from __future__ import annotations
 
@@ -84,14 +85,17 @@ def _machine() -> str:
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
 
 
-def _run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if status != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
+def _run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process (its stderr goes to a temp file:
+    a pipe nobody reads blocks a child whose progress bars fill it)."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if status != 0:
+            err.seek(0)
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()[-2000:]}")
     return wall, usage.ru_maxrss / 1024
 
 
@@ -191,6 +195,23 @@ def bench_evaluate(davis: Path, results: Path, runs: int) -> list[str]:
             f"largest score difference {diff:.1e} |"]
 
 
+def bench_stages(tmp: Path) -> list[str]:
+    """Each ``dvc.yaml`` stage's command, in order, on a clone of this repository (the
+    synthetic default): wall seconds and the process's peak RSS."""
+    import yaml
+
+    work = tmp / "project"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(work)], check=True)
+    stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
+    python = str(Path(sys.executable))
+    rows = ["| stage (synthetic default) | wall s | peak RSS MB |", "|---|---|---|"]
+    for name, stage in stages.items():
+        cmd = stage["cmd"].split()
+        wall, rss = _run([python if c == "python" else c for c in cmd], cwd=work)
+        rows.append(f"| {name} | {wall:.1f} | {rss:.0f} |")
+    return rows
+
+
 def bench_cache(davis: Path, cache: Path, runs: int) -> list[str]:
     frames = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
     name = sorted(cache.glob("*.npz"))[0].stem
@@ -256,6 +277,8 @@ def main() -> None:
         cache = decode(sample if sample.is_dir() else args.davis, tmp / "cache", (480, 854))
         print("segment ...", flush=True)
         segment = bench_segment(args.davis, tmp, args.runs)
+        print("stages ...", flush=True)
+        stages = bench_stages(tmp)
         print("pretrain, evaluate, cache, roofline ...", flush=True)
         other = (bench_pretrain(cache, args.runs) + bench_evaluate(args.davis, tmp / "seg_ft", args.runs)
                  + bench_cache(args.davis, cache, args.runs) + bench_roofline(args.runs))
@@ -265,7 +288,7 @@ def main() -> None:
         f"on {started}: {_machine()}. Medians of {args.runs} runs; see the script's docstring "
         "for what each row measures.", "",
         f"## End to end: `sfvos segment` on an 854x480 mp4 ({SEQUENCE}, the real-DAVIS profile's model)", "",
-        *segment, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
+        *segment, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
     write_text_atomic(args.out, text)
