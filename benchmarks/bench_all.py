@@ -86,17 +86,25 @@ def _machine() -> str:
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process (its stderr goes to a temp file:
-    a pipe nobody reads blocks a child whose progress bars fill it)."""
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
+    """Wall seconds and peak RSS (MB) of one child process.
+
+    The peak RSS comes from GNU time (``/usr/bin/time -f %M``): a child forked from this
+    process inherits its memory high-water mark at ``exec`` (Linux), so ``wait4`` here would
+    report at least this process's own size. Without GNU time it is NaN. The child's stderr
+    goes to a temp file: a pipe nobody reads blocks a child whose progress bars fill it.
+    """
+    gnu_time = Path("/usr/bin/time")
+    with tempfile.TemporaryDirectory() as d:
+        rss_file, err_file = Path(d) / "rss", Path(d) / "err"
+        full = ([str(gnu_time), "-f", "%M", "-o", str(rss_file)] if gnu_time.exists() else []) + cmd
+        with err_file.open("wb") as err:
+            t0 = time.perf_counter()
+            status = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd).returncode
+            wall = time.perf_counter() - t0
         if status != 0:
-            err.seek(0)
-            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err_file.read_text(errors='replace')[-2000:]}")
+        rss = int(rss_file.read_text().split()[-1]) / 1024 if rss_file.exists() else float("nan")
+    return wall, rss
 
 
 def _video(davis: Path, tmp: Path) -> tuple[Path, Path, int]:
