@@ -135,18 +135,14 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
         torch.manual_seed(0)
         ckpt = tmp / f"{pathways}.pth"
         save_model(ckpt, build_segmenter(_profile_cfg(pathways)), _profile_cfg(pathways))
-        got = [_run(sfvos + ["--out", str(tmp / f"seg_{pathways}_{i}"), "--steps", "0",
-                             "--checkpoint", str(ckpt)]) for i in range(runs)]
-        wall = statistics.median(g[0] for g in got)
-        rows.append(f"| `segment --steps 0`, {pathways} | {n} | {wall:.1f} | {n / wall:.1f} | "
-                    f"{max(g[1] for g in got):.0f} |")
-        if pathways == "slowfast":  # the two prediction switches, on the default model
-            for flag in ("--no-flip", "--bf16"):
-                got = [_run(sfvos + ["--out", str(tmp / f"seg{flag}_{i}"), "--steps", "0", flag,
-                                     "--checkpoint", str(ckpt)]) for i in range(runs)]
-                wall = statistics.median(g[0] for g in got)
-                rows.append(f"| `segment --steps 0 {flag}`, {pathways} | {n} | {wall:.1f} | "
-                            f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
+        # the two prediction switches on the default model only
+        for flags in ([], ["--no-flip"], ["--bf16"]) if pathways == "slowfast" else ([],):
+            got = [_run(sfvos + ["--out", str(tmp / f"seg_{pathways}{''.join(flags)}_{i}"),
+                                 "--steps", "0", *flags, "--checkpoint", str(ckpt)])
+                   for i in range(runs)]
+            wall = statistics.median(g[0] for g in got)
+            rows.append(f"| `segment --steps 0{''.join(' ' + f for f in flags)}`, {pathways} | {n} | "
+                        f"{wall:.1f} | {n / wall:.1f} | {max(g[1] for g in got):.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
     rows.append(f"| `segment` (100 steps, shipped parent), slowfast | {n} | {wall:.1f} | "
                 f"{n / wall:.1f} | {rss:.0f} |")

@@ -175,8 +175,9 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     ``flip``: average each clip's prediction with that of its mirror image (test-time
     augmentation; twice the network's compute, see :class:`FinetuneConfig`).
     ``bf16``: run the network under bfloat16 autocast: on CPUs with AMX or AVX512-BF16 the
-    flipped 160-pixel clip pair takes 43 ms instead of 72 ms; J&F on DAVIS 2016 val moved by
-    -0.0004 to -0.004 over three fine-tuned networks. Off by default (exact float32).
+    flipped 160-pixel clip pair takes 22 ms instead of 36 ms (BENCHMARKS.md); J&F on DAVIS
+    2016 val moved by -0.0004 to -0.004 over three fine-tuned networks. Off by default
+    (exact float32).
     """
     model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
     num, (h, w) = len(frames), frames.shape[1:3]
@@ -219,9 +220,10 @@ def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False) -
     under bfloat16 autocast."""
     if flip:
         inputs = torch.cat([inputs, inputs.flip(-1)])
+    inputs = inputs.contiguous(memory_format=torch.channels_last_3d)  # oneDNN's fastest layout
     with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bf16):
-        probs = model(inputs.contiguous(memory_format=torch.channels_last_3d), mode="predict_last")[:, 1, -1]
-    if not flip:  # (channels-last: the layout oneDNN's convolutions run fastest in)
+        probs = model(inputs, mode="predict_last")[:, 1, -1]
+    if not flip:
         return probs
     plain, mirrored = probs.chunk(2)
     return (plain + mirrored.flip(-1)) / 2

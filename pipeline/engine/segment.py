@@ -156,7 +156,7 @@ def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
             f"{checkpoint}: no checkpoint; run `make repro` to train one, or pass --checkpoint"
         )
     check_options(cfg, height, width, device)
-    load_segmenter(checkpoint, pathways)  # readable, ours and of the asked pathways
+    model = load_segmenter(checkpoint, pathways)  # readable, ours and of the asked pathways
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: is a file; give a folder for the outputs "
@@ -173,8 +173,7 @@ def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
     mask_small = resize_masks(mask[None], size)[0]
     t0 = time.perf_counter()
     with tqdm(total=cfg.steps, desc="finetune", unit="step") as bar:
-        ids, timing = segment_sequence(checkpoint, small, mask, mask_small, cfg, device, bar,
-                                       pathways)
+        ids, timing = segment_sequence(model, small, mask, mask_small, cfg, device, bar)
     for t, frame_ids in enumerate(tqdm(ids, desc="write", unit="frame")):
         write_palette_png(out_dir / f"{t:05d}.png", frame_ids)
     write_video(out_dir / "overlay.mp4", blend(frames, ids), fps)

@@ -67,15 +67,15 @@ def write_sequence(out_dir: Path, ids: np.ndarray, stamp: dict | None = None) ->
             (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
 
 
-def segment_sequence(checkpoint: Path, frames: np.ndarray, mask0: np.ndarray,
-                     mask0_small: np.ndarray, cfg: FinetuneConfig, device: str = "cpu",
-                     progress=None, pathways: str | None = None) -> tuple[np.ndarray, dict]:
-    """One sequence: (T, H, W) ids at the size of ``mask0`` and timings."""
+def segment_sequence(model, frames: np.ndarray, mask0: np.ndarray, mask0_small: np.ndarray,
+                     cfg: FinetuneConfig, device: str = "cpu",
+                     progress=None) -> tuple[np.ndarray, dict]:
+    """One sequence: (T, H, W) ids at the size of ``mask0`` and timings. ``model``: a fresh
+    parent network (:func:`load_segmenter`), fine-tuned here in place."""
     object_ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
     if not object_ids:
         raise InputError("the frame-0 mask is empty: there is no object to segment; mark the "
                          "object(s) with ids > 0")
-    model = load_segmenter(checkpoint, pathways)
     labels0 = frame0_labels(mask0_small, object_ids)
     t0 = time.perf_counter()
     losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
@@ -148,8 +148,8 @@ def run_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_dir: 
             frames, masks_small = load_arrays(cache_dir, name)
             mask0 = read_mask(seq.masks[0], seq.year)
             try:
-                ids, timing = segment_sequence(checkpoint, frames, mask0, masks_small[0], cfg,
-                                               device, bar)
+                ids, timing = segment_sequence(load_segmenter(checkpoint), frames, mask0,
+                                               masks_small[0], cfg, device, bar)
             except TrainingDivergedError as exc:
                 raise TrainingDivergedError(f"sequence {name}: {exc}") from None
             timings[name] = timing | {"rank": rank}
