@@ -11,7 +11,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DAVIS ?= ../shared/data/davis2016-dev
 DAVIS_PROFILE := -S download.source=local -S download.path=$(DAVIS) \
 	-S decode.height=480 -S decode.width=854 -S model.crop_size=160 \
-	-S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet \
+	-S '~model.backbone.slow_pathway' \
+	-S '+model.backbone.slow_pathway={type: EfficientNetLite0Pathway, init: imagenet}' \
 	-S pretrain.iters=1300 -S pretrain.batch_size=8 -S pretrain.checkpoint_interval=250
 
 $(BIN)/python:

@@ -25,7 +25,7 @@ from pipeline.models.segmenter import build_segmenter
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {  # name -> backbone overrides of params.yaml's model section
     "default": {},
-    "imagenet": {"slow_arch": "efficientnet_lite0", "slow_init": "imagenet"},
+    "imagenet": {"slow_pathway": {"type": "EfficientNetLite0Pathway", "init": "imagenet"}},
 }
 
 

@@ -1,11 +1,13 @@
 """Pretrain, fine-tune and score on a real DAVIS root without DVC (the numbers in the README).
 
 The same library calls as the pretrain / finetune / evaluate stages, on a cache decoded at
-the working size, with params.yaml's sections overridden like ``dvc exp run -S``:
+the working size, with params.yaml's sections overridden like ``dvc exp run -S``
+(``key=value`` replaces, a mapping too; DVC's ``~key`` deletes and ``+key=value`` adds):
 
     PYTHONPATH=. python benchmarks/real_davis.py --davis ../shared/data/davis2016-dev/DAVIS \\
-        --out runs/davis -S model.crop_size=128 -S model.backbone.slow_arch=efficientnet_lite0 \\
-        -S model.backbone.slow_init=imagenet -S pretrain.iters=4000 --steps 0,100
+        --out runs/davis -S model.crop_size=128 \\
+        -S 'model.backbone.slow_pathway={type: EfficientNetLite0Pathway, init: imagenet}' \\
+        -S pretrain.iters=4000 --steps 0,100
 
 prints one JSON line per fine-tuning budget: J&F, per-sequence (J, F), seconds.
 ``--checkpoint`` skips pretraining and scores that parent network.
@@ -31,12 +33,15 @@ PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
 def _override(params: dict, assignment: str) -> None:
-    key, value = assignment.split("=", 1)
-    *path, last = key.split(".")
+    key, _, value = assignment.partition("=")
+    *path, last = key.lstrip("~+").split(".")
     node = params
     for k in path:
         node = node.setdefault(k, {})
-    node[last] = yaml.safe_load(value)
+    if key.startswith("~"):
+        node.pop(last, None)
+    else:
+        node[last] = yaml.safe_load(value)
 
 
 def main() -> None:

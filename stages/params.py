@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 import logging
@@ -54,8 +55,8 @@ class EvaluateParams:
 
 
 def _lazy(module: str, name: str):
-    """``module.name``, imported when first used (torch is slow to load)."""
-    return lambda: getattr(importlib.import_module(module), name)
+    """``module.name`` (``name`` may be dotted), imported when first used (torch is slow to load)."""
+    return lambda: functools.reduce(getattr, name.split("."), importlib.import_module(module))
 
 
 SECTIONS = {  # section -> the dataclass it fills
@@ -100,9 +101,8 @@ CHOICES = {
     "finetune.optimizer": _optimizers,
     "finetune.scheduler": _lazy("pipeline.engine.config", "SCHEDULERS"),
     "model.pathways": _lazy("pipeline.models.slowfast", "PATHWAYS"),
-    "model.backbone.slow_arch": _lazy("pipeline.models.slowfast", "SLOW_ARCHS"),
-    "model.backbone.slow_init": _lazy("pipeline.models.slowfast", "SLOW_INITS"),
-    "model.backbone.inflate": lambda: ("centre", "mean"),
+    "model.backbone.slow_pathway.init": _lazy("pipeline.models", "EfficientNetLite0Pathway.INITS"),
+    "model.backbone.slow_pathway.inflate": _lazy("pipeline.models", "EfficientNetLite0Pathway.INFLATIONS"),
 }
 
 
@@ -213,6 +213,8 @@ def load_params(path: Path, *sections: str, optional: tuple[str, ...] = ()) -> d
 
 INJECTED = {  # arguments a parent sets itself: a params.yaml value would be ignored
     "backbone": {"pathways", "in_channels"},
+    "slow_pathway": {"in_channels", "lateral_channels"},
+    "fast_pathway": {"in_channels", "lateral_channels", "stem_width", "widths"},
     "decoder": {"slow_channels", "fast_channels", "alpha"},
 }
 
@@ -236,6 +238,8 @@ def _check_type_dict(cfg, key: str, injected=frozenset()) -> None:
         sub = f"{key}.{name}"
         if name == "type":
             continue
+        if name in injected:
+            raise ConfigError(f"{sub}: set by {key.rpartition('.')[0]}, not in params.yaml; remove it")
         if name not in known:
             raise _unknown(sub, known)
         default = known[name]

@@ -33,13 +33,28 @@ TINY_SPEC = SyntheticSpec(num_train=2, num_val=2, num_frames=8, height=32, width
 TINY_MODEL = {
     "type": "SlowFastSegmenter",
     "pathways": "slowfast",
-    "backbone": {"type": "SlowFastBackbone", "alpha": 2, "beta_inv": 4, "stem_width": 8,
-                 "widths": [8, 16], "depths": [1, 1], "slow_temporal_kernels": [1, 3]},
+    "backbone": {"type": "SlowFastBackbone", "alpha": 2, "beta_inv": 4,
+                 "slow_pathway": {"type": "ResNet3dPathway", "stem_width": 8, "widths": [8, 16],
+                                  "depths": [1, 1], "temporal_kernels": [1, 3]},
+                 "fast_pathway": {"type": "ResNet3dPathway", "stem_temporal_kernel": 5,
+                                  "depths": [1, 1], "temporal_kernels": [3, 3]}},
     "decoder": {"type": "MultiScaleMaskDecoder", "channels": 8},
     "loss": {"type": "CrossEntropyLoss"},
     "crop_size": 32,
     "context": 2.0,
 }
+# Lite0's trunk has 3 stages: the fast pathway then needs 3 depths and temporal kernels.
+FAST_3_STAGES = {"type": "ResNet3dPathway", "stem_temporal_kernel": 5, "depths": [1, 1, 1],
+                 "temporal_kernels": [3, 3, 3]}
+
+
+def with_lite0(model_cfg: dict, init: str = "imagenet", **slow) -> dict:
+    """A copy of ``model_cfg`` with the EfficientNet-Lite0 slow pathway (the README's
+    ImageNet switch); ``slow``: more keys of that pathway."""
+    cfg = copy.deepcopy(model_cfg)
+    cfg["backbone"].update(slow_pathway={"type": "EfficientNetLite0Pathway", "init": init, **slow},
+                           fast_pathway=copy.deepcopy(FAST_3_STAGES))
+    return cfg
 
 
 # ---- tiny DAVIS-layout roots --------------------------------------------------------------

@@ -17,6 +17,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from pipeline.errors import CheckpointError
 from pipeline.fileio import atomic_path
+from pipeline.models.legacy import upgrade_checkpoint
 
 
 def _load_trusted_local(filename: str, map_location=None):
@@ -44,6 +45,7 @@ def load_weights(path: Path) -> dict:
     Anything else raises :class:`CheckpointError`: a missing or truncated file, a pickle that
     holds other Python objects (code could run on loading: refused, never executed), or a
     torch file without the ``state_dict`` and ``model_cfg`` that :func:`save_model` writes.
+    Checkpoints of an earlier layout come back in today's (:func:`upgrade_checkpoint`).
     """
     path = Path(path)
     if not path.is_file():
@@ -64,7 +66,7 @@ def load_weights(path: Path) -> dict:
         raise CheckpointError(
             f"{path}: not a checkpoint of this pipeline (no state_dict and model_cfg); give the "
             "weights written by the pretrain stage (data/pretrain/model.pth)")
-    return ckpt
+    return upgrade_checkpoint(ckpt)
 
 
 def library_digest(parts: tuple[str, ...]) -> bytes:

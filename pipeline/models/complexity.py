@@ -66,7 +66,7 @@ def pathway_complexity(model_cfg: dict, frames: int, height: int, width: int) ->
     """:func:`complexity` of the ``model:`` config for each pathway variant, keyed by it.
 
     For the evaluate stage's metrics, e.g. ``{"slowfast": {"params": ..., ...}, ...}``.
-    Every variant is built with ``slow_init: none`` (same shapes, no weight file needed).
+    Every variant is built without ImageNet initialisation (same shapes, no weight file needed).
     """
     from pipeline.models.segmenter import build_segmenter
     from pipeline.models.slowfast import PATHWAYS
@@ -75,6 +75,8 @@ def pathway_complexity(model_cfg: dict, frames: int, height: int, width: int) ->
     for pathways in PATHWAYS:
         cfg = copy.deepcopy(model_cfg)
         cfg["pathways"] = pathways
-        cfg.setdefault("backbone", {"type": "SlowFastBackbone"})["slow_init"] = "none"
+        slow = cfg.setdefault("backbone", {"type": "SlowFastBackbone"}).get("slow_pathway") or {}
+        if "init" in slow:
+            slow["init"] = "none"
         out[pathways] = complexity(build_segmenter(cfg), frames, height, width)
     return out

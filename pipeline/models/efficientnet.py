@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pipeline.models.layers import Conv3d, inflate_state_dict
+from pipeline.registry import MODELS
 
 # Stages of B0 / Lite0: (expand ratio, depthwise kernel, first stride, out channels, repeats).
 LITE0_STAGES = (
@@ -131,41 +132,63 @@ TRUNK_ENDS = (1, 3, 5, 11)
 TRUNK_CHANNELS = tuple(block_specs()[end - 1][1] for end in TRUNK_ENDS)
 
 
-def lite0_slow_pathway(lateral: list[int], temporal_kernels: tuple[int, ...], in_channels: int = 3):
-    """Lite0 trunk as 3D modules: (stem, stages), the stem ending at 1/2 after block 0.
+@MODELS.register_module()
+class EfficientNetLite0Pathway(nn.Module):
+    """Lite0's trunk up to 1/16 as a 3D slow pathway (the pathway interface of
+    :mod:`pipeline.models.pathways`): the stem ends at 1/2 after block 0, the stages at 1/4,
+    1/8, 1/16 with 24, 40, 112 channels; depthwise kernels (kt, k, k), spatial stride only.
 
-    ``lateral[i]``: channels concatenated into slow after scale ``i`` (0 without fusion),
-    taken by the next stage's first expansion conv. ``temporal_kernels[i]``: depthwise
-    temporal kernel of stage ``i`` (1 = per-frame, as the paper's early slow stages).
-    ``in_channels`` beyond RGB (the prior mask) get zero stem weights from ImageNet.
+    Args:
+        temporal_kernels: depthwise temporal kernel of each of the 3 stages (1 = per frame).
+        init: ``none`` or ``imagenet``: inflated ImageNet weights (:meth:`load_imagenet`);
+            lateral input channels start at zero, so at initialisation the pathway computes
+            the 2D network on each of its frames.
+        inflate: ``centre`` or ``mean`` 2D->3D kernel inflation for ``init=imagenet``.
+        in_channels, lateral_channels: set by the backbone. Input channels beyond RGB (the
+            prior mask) get zero stem weights from ImageNet; ``lateral_channels[i]`` widen the
+            first expansion conv after scale ``i``.
     """
-    if len(temporal_kernels) != len(TRUNK_ENDS) - 1:
-        raise ValueError(f"efficientnet_lite0 has {len(TRUNK_ENDS) - 1} stages; "
-                         f"got {len(temporal_kernels)} temporal kernels")
-    specs = block_specs()
-    conv, bn = _conv_bn(3, in_channels, STEM_CHANNELS, (1, 3, 3), (1, 2, 2))
-    stem = nn.Sequential(conv, bn, nn.ReLU6(inplace=True), MBConv(*specs[0], dims=3))
-    stages = nn.ModuleList(
-        nn.Sequential(*[
-            MBConv(*specs[b], dims=3, temporal_kernel=temporal_kernels[i],
-                   extra_in=lateral[i] if b == start else 0)
-            for b in range(start, end)
-        ])
-        for i, (start, end) in enumerate(zip(TRUNK_ENDS[:-1], TRUNK_ENDS[1:]))
-    )
-    return stem, stages
 
+    mean, std = LITE0_MEAN, LITE0_STD
+    INITS, INFLATIONS = ("none", "imagenet"), ("centre", "mean")
 
-def load_imagenet_slow(stem: nn.Sequential, stages: nn.ModuleList, inflate: str = "centre") -> None:
-    """Initialise :func:`lite0_slow_pathway`'s modules from the ImageNet 2D weights.
+    def __init__(self, temporal_kernels: tuple[int, ...] = (1, 1, 3), init: str = "none",
+                 inflate: str = "centre", in_channels: int = 3,
+                 lateral_channels: tuple[int, ...] | None = None):
+        super().__init__()
+        for name, value, choices in (("init", init, self.INITS), ("inflate", inflate, self.INFLATIONS)):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+        if len(temporal_kernels) != len(TRUNK_ENDS) - 1:
+            raise ValueError(f"efficientnet_lite0 has {len(TRUNK_ENDS) - 1} stages; "
+                             f"got {len(temporal_kernels)} temporal kernels")
+        lateral = list(lateral_channels or [0] * len(TRUNK_ENDS))
+        specs = block_specs()
+        conv, bn = _conv_bn(3, in_channels, STEM_CHANNELS, (1, 3, 3), (1, 2, 2))
+        self.stem = nn.Sequential(conv, bn, nn.ReLU6(inplace=True), MBConv(*specs[0], dims=3))
+        self.stages = nn.ModuleList(
+            nn.Sequential(*[
+                MBConv(*specs[b], dims=3, temporal_kernel=temporal_kernels[i],
+                       extra_in=lateral[i] if b == start else 0)
+                for b in range(start, end)
+            ])
+            for i, (start, end) in enumerate(zip(TRUNK_ENDS[:-1], TRUNK_ENDS[1:]))
+        )
+        if init == "imagenet":
+            self.load_imagenet(inflate)
 
-    Every 3D parameter and buffer gets its 2D counterpart (strictly, both ways per module),
-    kernels inflated and lateral input channels zeroed (:func:`inflate_state_dict`).
-    """
-    state2d = load_lite0_state_dict()
-    pairs = [("_conv_stem", stem[0]), ("_bn0", stem[1]), ("_blocks.0", stem[3])]
-    pairs += [(f"_blocks.{start + j}", block)
-              for start, stage in zip(TRUNK_ENDS, stages) for j, block in enumerate(stage)]
-    for prefix, module in pairs:
-        sub = {k[len(prefix) + 1:]: v for k, v in state2d.items() if k.startswith(prefix + ".")}
-        module.load_state_dict(inflate_state_dict(module, sub, inflate), strict=True)
+    @classmethod
+    def scale_channels(cls, **_) -> list[int]:
+        return list(TRUNK_CHANNELS)
+
+    def load_imagenet(self, inflate: str = "centre") -> None:
+        """Initialise from the ImageNet 2D weights: every 3D parameter and buffer gets its 2D
+        counterpart (strictly, both ways per module), kernels inflated and lateral input
+        channels zeroed (:func:`inflate_state_dict`)."""
+        state2d = load_lite0_state_dict()
+        pairs = [("_conv_stem", self.stem[0]), ("_bn0", self.stem[1]), ("_blocks.0", self.stem[3])]
+        pairs += [(f"_blocks.{start + j}", block)
+                  for start, stage in zip(TRUNK_ENDS, self.stages) for j, block in enumerate(stage)]
+        for prefix, module in pairs:
+            sub = {k[len(prefix) + 1:]: v for k, v in state2d.items() if k.startswith(prefix + ".")}
+            module.load_state_dict(inflate_state_dict(module, sub, inflate), strict=True)

@@ -7,16 +7,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import nn
 
-from pipeline.models.efficientnet import LITE0_MEAN, LITE0_STD
-from pipeline.models.preprocessor import IMAGENET_MEAN, IMAGENET_STD
 from pipeline.registry import MODELS, build
-
-
-def input_normalisation(backbone: nn.Module) -> dict:
-    """mean / std (on the [0, 1] scale) that the backbone's slow pathway was trained with."""
-    if getattr(backbone, "slow_arch", "light") == "efficientnet_lite0":
-        return {"mean": LITE0_MEAN, "std": LITE0_STD}
-    return {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 
 
 MODES = ("tensor", "loss", "predict", "predict_last")
@@ -37,7 +28,8 @@ class SlowFastSegmenter(BaseModel):
         decoder: ``type=`` dict of the decoder (its channel counts come from the backbone).
         loss: ``type=`` dict, or a list of them whose values are summed.
         data_preprocessor: ``type=`` dict; its mean / std default to the backbone's
-            (ImageNet's for ``light``, Lite0's ``(x - 127) / 128`` for ``efficientnet_lite0``).
+            (its slow pathway's: ImageNet's for ``ResNet3dPathway``, Lite0's ``(x - 127) / 128``
+            for ``EfficientNetLite0Pathway``).
         crop_size: side of the square object crops the network sees (pixels).
         context: crop side over the object's larger side.
 
@@ -52,7 +44,8 @@ class SlowFastSegmenter(BaseModel):
         backbone = build(MODELS, dict(copy.deepcopy(backbone or {"type": "SlowFastBackbone"}),
                                       pathways=pathways, in_channels=4))
         # The normalisation the backbone's weights expect, unless the config sets one.
-        preprocessor = {"type": "ClipDataPreprocessor", **input_normalisation(backbone),
+        preprocessor = {"type": "ClipDataPreprocessor", "mean": backbone.input_mean,
+                        "std": backbone.input_std,
                         **copy.deepcopy(data_preprocessor or {})}
         super().__init__(data_preprocessor=build(MODELS, preprocessor))
         self.pathways = pathways

@@ -10,6 +10,7 @@ from pipeline.models.efficientnet import (
 from pipeline.models.layers import inflate_kernel
 from pipeline.models.segmenter import build_segmenter
 from pipeline.models.slowfast import SlowFastBackbone
+from tests.support import with_lite0
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -68,8 +69,8 @@ def _lite0_2d_scales(net: EfficientNetLite0, frames: torch.Tensor) -> list[torch
 def test_inflated_slow_pathway_is_the_2d_network_on_each_slow_frame(lite0, pathways):
     """Centre inflation + zero lateral weights: the 3D slow pathway at initialisation equals
     the 2D ImageNet network run frame by frame (also with temporal kernel 3 and laterals)."""
-    model = SlowFastBackbone(pathways=pathways, alpha=2, slow_arch="efficientnet_lite0",
-                             slow_init="imagenet", slow_temporal_kernels=[1, 3, 3]).eval()
+    model = SlowFastBackbone(pathways=pathways, alpha=2, slow_pathway={
+        "type": "EfficientNetLite0Pathway", "init": "imagenet", "temporal_kernels": [1, 3, 3]}).eval()
     clip = torch.randn(1, 3, 8, 64, 64)
     with torch.no_grad():
         feats = model(clip)
@@ -88,13 +89,13 @@ def test_mean_inflation_keeps_a_static_clip_response():
 
 
 def test_imagenet_variant_uses_lite0_normalisation_and_can_learn_laterals(tiny_model_cfg):
-    cfg = {**tiny_model_cfg, "backbone": {"type": "SlowFastBackbone", "alpha": 4,
-                                    "slow_arch": "efficientnet_lite0", "slow_init": "imagenet"}}
+    cfg = with_lite0(tiny_model_cfg)
+    cfg["backbone"]["alpha"] = 4
     model = build_segmenter(cfg)
     pre = model.data_preprocessor({"inputs": torch.full((1, 3, 4, 64, 64), 127, dtype=torch.uint8)})
     assert pre["inputs"].abs().max() < 1e-6  # (127 - 127) / 128
     clip, target = torch.randn(1, 4, 4, 64, 64), torch.randint(0, 2, (1, 4, 64, 64))
     sum(model(clip, target, mode="loss").values()).backward()
-    expand = model.backbone.slow_stages[0][0]._expand_conv
+    expand = model.backbone.slow_pathway.stages[0][0]._expand_conv
     lateral_in = expand.weight[:, 16:]  # the 2*C_fast lateral channels after Lite0's 16
     assert lateral_in.abs().sum() == 0 and expand.weight.grad[:, 16:].abs().sum() > 0

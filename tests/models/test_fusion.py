@@ -6,6 +6,7 @@ import torch
 
 from pipeline.models import build_segmenter
 from pipeline.models.fusion import fused_for_inference
+from tests.support import with_lite0
 
 
 def _batchnorms(model):
@@ -23,12 +24,11 @@ def _randomise_statistics(model, seed=0):
         bn.bias.data.copy_(torch.randn(n, generator=g))
 
 
-@pytest.mark.parametrize("slow_arch", ["light", "efficientnet_lite0"])
-def test_folding_removes_every_batchnorm_and_keeps_the_output(tiny_model_cfg, slow_arch):
+@pytest.mark.parametrize("slow_pathway", ["ResNet3dPathway", "EfficientNetLite0Pathway"])
+def test_folding_removes_every_batchnorm_and_keeps_the_output(tiny_model_cfg, slow_pathway):
     cfg = copy.deepcopy(tiny_model_cfg)
-    if slow_arch != "light":  # MBConv blocks declare their conv -> BN pairs
-        cfg["backbone"].update(slow_arch=slow_arch, widths=[8, 16, 32], depths=[1, 1, 1],
-                               slow_temporal_kernels=[1, 1, 3])
+    if slow_pathway != "ResNet3dPathway":  # MBConv blocks declare their conv -> BN pairs
+        cfg = with_lite0(cfg, init="none")
         cfg["crop_size"] = 64
     torch.manual_seed(0)
     model = build_segmenter(cfg)

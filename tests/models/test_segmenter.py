@@ -1,9 +1,13 @@
 
+import shlex
+
 import pytest
 import torch
 import yaml
 
+from pipeline.engine.vos import load_segmenter
 from pipeline.models.complexity import complexity, count_macs, pathway_complexity
+from pipeline.models.legacy import RENAMES
 from pipeline.models.segmenter import build_segmenter
 from pipeline.registry import MODELS, build
 from tests.support import REPO
@@ -47,8 +51,8 @@ def test_params_yaml_model_section_builds_and_round_trips(tmp_path, experiment):
 def test_pathways_key_switches_the_backbone(tiny_model_cfg, pathways):
     model = build_segmenter({**tiny_model_cfg, "pathways": pathways})
     names = {n.split(".")[1] for n, _ in model.backbone.named_parameters(prefix="b")}
-    expected = {"slow": {"slow_stem", "slow_stages"}, "fast": {"fast_stem", "fast_stages"},
-                "slowfast": {"slow_stem", "slow_stages", "fast_stem", "fast_stages", "laterals"}}
+    expected = {"slow": {"slow_pathway"}, "fast": {"fast_pathway"},
+                "slowfast": {"slow_pathway", "fast_pathway", "laterals"}}
     assert names == expected[pathways]
 
 
@@ -119,15 +123,59 @@ def test_complexity_per_pathway_variant(tiny_model_cfg):
     assert one["gflops_per_frame"] == pytest.approx(one["gflops_per_clip"] / 8)
 
 
+def imagenet_flags() -> list[str]:
+    """The ``-S`` values of the README's ImageNet switch (also the Makefile's davis profile)."""
+    readme = (REPO / "README.md").read_text()
+    line = next(l for l in readme.splitlines() if l.startswith("- ImageNet appearance:"))
+    args = shlex.split(line.split("`")[1])
+    return [value for flag, value in zip(args, args[1:]) if flag == "-S"]
+
+
+def test_the_makefiles_davis_profile_uses_the_readmes_imagenet_flags():
+    makefile = " ".join((REPO / "Makefile").read_text().replace("\\\n", " ").split())
+    assert len(imagenet_flags()) == 2
+    assert all(f"-S '{flag}'" in makefile for flag in imagenet_flags())
+
+
 @pytest.mark.parametrize("experiment", ["as committed", "pathways=fast", "beta_inv=8"])
-def test_imagenet_variant_is_two_set_param_overrides_of_params_yaml(experiment):
-    """dvc exp run -S model.backbone.slow_arch=efficientnet_lite0 -S model.backbone.slow_init=imagenet"""
-    cfg = workspace_model(EXPERIMENTS[experiment])
+def test_imagenet_variant_is_the_readmes_two_set_param_flags(tmp_path, experiment):
+    """The README's flags, applied by DVC's own -S code, swap the slow pathway's whole
+    sub-config (removing the light pathway's keys) and the result builds."""
+    from dvc.utils.hydra import apply_overrides
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"model": workspace_model(EXPERIMENTS[experiment])}))
+    apply_overrides(params, imagenet_flags())
+    cfg = yaml.safe_load(params.read_text())["model"]
+    assert cfg["backbone"]["slow_pathway"] == {"type": "EfficientNetLite0Pathway", "init": "imagenet"}
     cfg["pathways"] = "slowfast"  # the lateral channels below need both pathways
-    cfg["backbone"].update(slow_arch="efficientnet_lite0", slow_init="imagenet")
     model = build_segmenter(cfg)
     # Lite0 trunk channels 16, 24, 40, 112 plus 2 * C/beta_inv lateral channels
     beta_inv = cfg["backbone"]["beta_inv"]
     assert model.backbone.slow_channels == [c + 2 * (c // beta_inv) for c in (16, 24, 40, 112)]
     torch.testing.assert_close(model.data_preprocessor.mean.flatten(), torch.full((3,), 127 / 255))
     assert model(torch.randn(1, 4, 8, 32, 32)).shape == (1, 2, 8, 32, 32)
+
+
+def test_a_checkpoint_of_the_flat_backbone_layout_loads_as_the_same_network(tmp_path, tiny_model_cfg):
+    """Checkpoints written before the pathways were sub-configs (the shipped parent is one)."""
+    model = build_segmenter(tiny_model_cfg).eval()
+    slow, fast = (tiny_model_cfg["backbone"][k] for k in ("slow_pathway", "fast_pathway"))
+    flat = {"type": "SlowFastBackbone", "alpha": 2, "beta_inv": 4, "stem_width": slow["stem_width"],
+            "widths": slow["widths"], "depths": slow["depths"],
+            "slow_temporal_kernels": slow["temporal_kernels"], "fast_temporal_kernel": 3}
+    assert fast == {"type": "ResNet3dPathway", "stem_temporal_kernel": 5, "depths": slow["depths"],
+                    "temporal_kernels": [3, 3]}  # what the flat keys meant
+    new_to_old = {new: old for old, new in RENAMES.items()}
+    state = {}
+    for key, value in model.state_dict().items():
+        prefix = next((n for n in new_to_old if key.startswith(n)), None)
+        state[new_to_old[prefix] + key[len(prefix):] if prefix else key] = value
+    assert any(k.startswith("backbone.slow_stem.") for k in state)
+    save = {"state_dict": state, "model_cfg": dict(tiny_model_cfg, backbone=flat), "meta": {}}
+    torch.save(save, tmp_path / "old.pth")
+    loaded = load_segmenter(tmp_path / "old.pth").eval()
+    assert loaded.backbone.slow_pathway.stem[0].weight.shape == (8, 4, 1, 7, 7)
+    clip = torch.randn(1, 4, 8, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(clip), model(clip))

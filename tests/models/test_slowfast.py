@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from pipeline.models.layers import Conv3d
 from pipeline.models.segmenter import build_segmenter
 from pipeline.models.slowfast import SlowFastBackbone
+from tests.support import FAST_3_STAGES
 
 
 def backbone(model_cfg: dict, **kw) -> SlowFastBackbone:
@@ -21,7 +22,7 @@ def test_feature_and_logit_shapes(tiny_model_cfg, pathways, frames, alpha):
     feats = model.backbone(clip)
     slow_frames = -(-frames // alpha)
     cfg = tiny_model_cfg["backbone"]
-    slow_w = [cfg["stem_width"], *cfg["widths"]]  # the stem's, then each stage's: 8, 8, 16
+    slow_w = [cfg["slow_pathway"]["stem_width"], *cfg["slow_pathway"]["widths"]]  # 8, 8, 16
     fast_w = [w // cfg["beta_inv"] for w in slow_w]
     assert len(feats) == len(slow_w)
     for scale, (slow, fast) in enumerate(feats):
@@ -57,10 +58,19 @@ def test_too_small_frames_and_bad_options_fail_clearly(tiny_model_cfg):
         backbone(tiny_model_cfg)(torch.randn(3, 8, 32, 32))
     with pytest.raises(ValueError, match="pathways must be one of"):
         backbone(tiny_model_cfg, pathways="both")
-    with pytest.raises(ValueError, match="needs slow_arch=efficientnet_lite0"):
-        backbone(tiny_model_cfg, slow_init="imagenet")
+    slow = tiny_model_cfg["backbone"]["slow_pathway"]
+    with pytest.raises(TypeError, match="init"):  # the light pathway has no pretrained weights
+        backbone(tiny_model_cfg, slow_pathway=dict(slow, init="imagenet"))
     with pytest.raises(ValueError, match="one entry per stage"):
-        backbone(tiny_model_cfg, depths=[1])
+        backbone(tiny_model_cfg, slow_pathway=dict(slow, depths=[1]))
+    with pytest.raises(ValueError, match=r"fast_pathway: depths needs one entry per stage of the slow pathway \(2\)"):
+        backbone(tiny_model_cfg, fast_pathway=FAST_3_STAGES)
+    with pytest.raises(ValueError, match="fast_pathway takes no stem_width"):
+        backbone(tiny_model_cfg, fast_pathway=dict(FAST_3_STAGES, widths=[4, 4]))
+    with pytest.raises(ValueError, match="'Nope' is not a registered pathway"):
+        backbone(tiny_model_cfg, slow_pathway={"type": "Nope"})
+    with pytest.raises(ValueError, match="'SlowFastBackbone' is not a registered pathway"):
+        backbone(tiny_model_cfg, slow_pathway={"type": "SlowFastBackbone"})
 
 
 def test_gradients_reach_both_pathways_and_every_lateral(tiny_model_cfg):
@@ -69,7 +79,7 @@ def test_gradients_reach_both_pathways_and_every_lateral(tiny_model_cfg):
     target = torch.randint(0, 2, (2, 8, 32, 32))
     sum(model(clip, target, mode="loss").values()).backward()
     bb = model.backbone
-    parts = {"slow_stem": bb.slow_stem, "fast_stem": bb.fast_stem,
+    parts = {"slow_stem": bb.slow_pathway.stem, "fast_stem": bb.fast_pathway.stem,
              **{f"lateral{i}": lat for i, lat in enumerate(bb.laterals)}}
     assert len(bb.laterals) == 3  # after the stem and after each of the 2 stages
     for name, module in parts.items():
@@ -80,7 +90,8 @@ def test_gradients_reach_both_pathways_and_every_lateral(tiny_model_cfg):
 
 def test_slow_alpha_1_is_a_per_frame_network(tiny_model_cfg):
     """alpha=1 with temporal kernel 1 everywhere: each frame is segmented on its own."""
-    model = backbone(tiny_model_cfg, pathways="slow", alpha=1, slow_temporal_kernels=[1, 1]).eval()
+    slow = dict(tiny_model_cfg["backbone"]["slow_pathway"], temporal_kernels=[1, 1])
+    model = backbone(tiny_model_cfg, pathways="slow", alpha=1, slow_pathway=slow).eval()
     clip = torch.randn(1, 3, 8, 32, 32)
     alone = model(clip[:, :, 3:4])[-1][0]
     in_clip = model(clip)[-1][0][:, :, 3:4]
