@@ -23,14 +23,20 @@ INDEX = "index.parquet"
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (T, h, w, 3), bilinear (antialiased by PIL)."""
+    """(T, H, W, 3) uint8 -> (T, h, w, 3), bilinear (antialiased by PIL); ``frames`` itself
+    when it has that size already (PIL would copy each frame unchanged)."""
     h, w = size
+    if frames.shape[1:3] == (h, w):
+        return frames
     return np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BILINEAR)) for f in frames])
 
 
 def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(T, H, W) uint8 ids -> (T, h, w), nearest neighbour (ids must not blend)."""
+    """(T, H, W) uint8 ids -> (T, h, w), nearest neighbour (ids must not blend); ``masks``
+    itself when it has that size already."""
     h, w = size
+    if masks.shape[1:3] == (h, w):
+        return masks
     return np.stack([np.asarray(Image.fromarray(m).resize((w, h), Image.NEAREST)) for m in masks])
 
 

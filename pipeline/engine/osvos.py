@@ -163,6 +163,20 @@ def aggregate(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
     return e / e.sum(axis=0, keepdims=True)
 
 
+def aggregate_argmax(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    """(K, H, W) foreground probabilities -> (H, W) uint8 class of :func:`aggregate`'s
+    largest probability, without computing them: the logit and the softmax are increasing,
+    so the largest class probability is the class of the largest clipped ``[bg, fg_1..K]``
+    (ties to the lower class, as ``argmax``). 6x faster at 854x480 for one object."""
+    fg = np.clip(fg, eps, 1 - eps)
+    best = np.clip(np.prod(1 - fg, axis=0), eps, 1 - eps)
+    out = np.zeros(fg.shape[1:], np.uint8)
+    for k, p in enumerate(fg, start=1):
+        out[p > best] = k
+        np.maximum(best, p, out=best)
+    return out
+
+
 @torch.no_grad()
 def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               out_size: tuple[int, int] | None = None, device: str = "cpu",
@@ -206,9 +220,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
         data = model.data_preprocessor({"inputs": inputs}, False)
         fg_crops = _predict_last(model, data["inputs"], flip, bf16).float().cpu().numpy()
         fg = np.stack([paste(fg_crops[k], boxes[k], (h, w)) for k in range(k_count)])
-        probs = aggregate(fg)
-        ids[t] = probs.argmax(0)
-        out[t] = ids[t] if out_size == (h, w) else _upsampled_argmax(probs, out_size)
+        ids[t] = aggregate_argmax(fg)
+        out[t] = ids[t] if out_size == (h, w) else _upsampled_argmax(aggregate(fg), out_size)
         if progress is not None:
             progress.update(1)
     return out

@@ -1,12 +1,14 @@
 """One-shot fine-tuning and online propagation (pipeline.engine.osvos)."""
 import numpy as np
+import pytest
 import torch
 
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
-    FinetuneConfig, _predict_last, aggregate, classes_to_ids, finetune, frame0_labels, propagate,
+    FinetuneConfig, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
+    propagate,
 )
 from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
@@ -28,6 +30,18 @@ def test_soft_aggregation_normalises_and_keeps_the_single_object_threshold():
     assert probs.argmax(0).ravel().tolist() == [0, 0, 1, 1]
     two = aggregate(np.array([[[0.8, 0.6]], [[0.7, 0.9]]], np.float32))
     assert two.argmax(0).ravel().tolist() == [1, 2]  # the more confident object wins
+
+
+@pytest.mark.parametrize("objects", [1, 2, 3])
+def test_aggregate_argmax_is_the_argmax_of_the_aggregated_probabilities(objects):
+    rng = np.random.default_rng(objects)
+    fg = rng.random((objects, 40, 50), dtype=np.float32)
+    fg[:, :5] = 0.5  # ties
+    fg[:, 5:10] = rng.choice([0.0, 1e-6, 0.3, 1.0], (objects, 5, 50))  # clipped values
+    fg[0, 10:15] = 1 - np.prod(1 - fg[1:, 10:15], axis=0) if objects > 1 else 0.5
+    expected = aggregate(fg).argmax(0)
+    assert len(np.unique(expected)) == objects + 1
+    np.testing.assert_array_equal(aggregate_argmax(fg), expected)
 
 
 class PriorCopier(torch.nn.Module):
