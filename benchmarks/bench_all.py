@@ -10,7 +10,8 @@ written as an mp4 for the end-to-end runs (speed only: the parent saw it in trai
 What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pathway):
 - ``sfvos segment --steps 0`` end to end (process start, video decode, propagation, PNG and
   mp4 writing) in frames/s, per pathway (random weights of that pathway's architecture:
-  speed does not depend on the values), with the process's peak RSS;
+  speed does not depend on the values, but their masks fill the frames), with the process's
+  peak RSS; then with the shipped parent (its real masks: what a user runs);
 - ``sfvos segment`` with the default 100 fine-tuning steps and the shipped parent;
 - pretraining frames/s (batch 8 of 8-frame clips, the profile's recipe);
 - the J and F code of ``pipeline.evaluation`` against a literal re-statement of the DAVIS
@@ -75,6 +76,24 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "so it is not used.",
     "Tried and not kept: writing the overlay mp4 in a thread beside the PNGs (8.4-8.6 s vs "
     "8.5-8.6 s by the command's own clock): ffmpeg already encodes in its own process.",
+    "The class of the soft aggregation's largest probability is taken without computing the "
+    "probabilities (the logit and the softmax are increasing): 2.2 ms instead of 13.5 ms per "
+    "854x480 frame for one object (5.5 vs 18.9 ms for three), the same masks. Frames already "
+    "at the working size are no longer resized (PIL copied them, 0.29 s per 80 frames). "
+    "overlay.mp4 with x264's veryfast preset: 0.50 s instead of 1.19 s for 80 frames, the "
+    "same file size. `segment --steps 0` with the shipped parent on the 80-frame mp4: 10.3 s "
+    "-> 8.2 s (two runs each), identical PNGs.",
+    "Profiled with torch.profiler (the flipped clip pair, shipped parent): convolutions are "
+    "75 % of the network's time, and the fast pathway's stem alone 27 %: 8.0 ms for 0.4 "
+    "GMACs (4 -> 4 channels, a 5x7x7 kernel on 8 frames of 160 px; oneDNN cannot vectorise "
+    "over 4 channels). Padding its channels to 8 or 16, the NCDHW layout, or unfolding time "
+    "into channels for a 2D conv took 7.2 to 46 ms; under bfloat16 it takes 2.4 ms (`--bf16`). "
+    "The per-frame (1,k,k) convs run as 2D convs over frames folded into the batch: 29.0 vs "
+    "27.9 ms per pair, not kept.",
+    "What bounds the end-to-end rate on 2 cores (the shipped parent, 80 frames, 8.2 s): "
+    "imports 1.8 s (torch 0.8 s; mmengine.model pulls torch.distributed's optimizers, 0.65 s), "
+    "reading the mp4 0.7 s, the network 2.5 s (32 ms per flipped pair), optical flow 0.7 s, "
+    "crops, blending, PNG and mp4 writing about 2 s.",
 ]
 
 
@@ -143,6 +162,10 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
             wall = statistics.median(g[0] for g in got)
             rows.append(f"| `segment --steps 0{''.join(' ' + f for f in flags)}`, {pathways} | {n} | "
                         f"{wall:.1f} | {n / wall:.1f} | {max(g[1] for g in got):.0f} |")
+    got = [_run(sfvos + ["--out", str(tmp / f"seg_parent_{i}"), "--steps", "0"]) for i in range(runs)]
+    wall = statistics.median(g[0] for g in got)  # what a user runs: real masks, not random ones
+    rows.append(f"| `segment --steps 0` (shipped parent), slowfast | {n} | {wall:.1f} | "
+                f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
     rows.append(f"| `segment` (100 steps, shipped parent), slowfast | {n} | {wall:.1f} | "
                 f"{n / wall:.1f} | {rss:.0f} |")
