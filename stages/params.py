@@ -81,7 +81,7 @@ AT_LEAST = {  # key: the smallest value that works
 FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob",  # in [0, 1]
              *(f"{s}.augment.{k}" for s in ("pretrain", "finetune") for k in ("flip", "colour")))
 AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}
-POSITIVE = {"pretrain.lr", "finetune.lr"}
+POSITIVE = {"pretrain.lr", "finetune.lr", "finetune.predict_context_scale"}
 NON_NEGATIVE = {*FRACTIONS, "finetune.prior_strength"}
 
 

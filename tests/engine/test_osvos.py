@@ -86,6 +86,32 @@ def test_propagation_follows_the_flow_of_each_object():
     assert big.shape == (10, 120, 180) and set(np.unique(big)) == {0, 1, 2}
 
 
+class CropRecorder(PriorCopier):
+    """Answers its prior and records the share of each crop that the prior covers (in a
+    class attribute: propagation predicts with a copy of the model)."""
+
+    shares: list
+
+    def forward(self, inputs, mode):
+        self.shares.append(float((inputs[:, 3, -1] > 0).float().mean()))
+        return super().forward(inputs, mode)
+
+
+def _crop_recorder() -> CropRecorder:
+    return type("Recorder", (CropRecorder,), {"shares": []})()
+
+
+def test_context_scale_crops_tighter_around_each_object():
+    frames, ids = _moving_squares(num=6)
+    loose, tight = _crop_recorder(), _crop_recorder()
+    out_loose = propagate(loose, frames, ids[0], clip_len=4)
+    out_tight = propagate(tight, frames, ids[0], clip_len=4, context_scale=0.8)
+    # the object covers (1 / context)^2 of a square box's crop: (2.0 / 1.6)^2 times more
+    assert np.mean(tight.shares) / np.mean(loose.shares) == pytest.approx((2.0 / 1.6) ** 2, rel=0.05)
+    for k in (1, 2):  # the same objects followed either way
+        assert db_eval_iou(out_loose[-1] == k, out_tight[-1] == k) > 0.8
+
+
 class PriorShifter(PriorCopier):
     """Answers its prior moved 3 crop pixels to the right: a bias that mirroring reverses."""
 
