@@ -41,3 +41,11 @@ def build(registry: Registry, cfg: dict):
 
     with DefaultScope.overwrite_default_scope(SCOPE):
         return registry.build(cfg)
+
+
+def lookup(registry: Registry, name: str) -> type | None:
+    """The class registered as ``name`` in our scope (as :func:`build` resolves it), or None."""
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        return registry.get(name)

@@ -220,14 +220,11 @@ INJECTED = {  # arguments a parent sets itself: a params.yaml value would be ign
 
 
 def _check_type_dict(cfg, key: str, injected=frozenset()) -> None:
-    from mmengine.registry import DefaultScope
-
-    from pipeline.registry import MODELS, SCOPE
+    from pipeline.registry import MODELS, lookup
 
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"{key}: expected a mapping with a type: key, got {cfg!r}; fix params.yaml")
-    with DefaultScope.overwrite_default_scope(SCOPE):
-        cls = MODELS.get(cfg["type"])
+    cls = lookup(MODELS, cfg["type"])
     if cls is None:
         raise ConfigError(f"{key}.type: {cfg['type']!r} is not a registered model type; one of "
                           f"{', '.join(sorted(MODELS.module_dict))}; fix params.yaml")

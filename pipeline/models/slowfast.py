@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from pipeline.models.layers import ConvBNAct3d
-from pipeline.registry import MODELS, SCOPE, build
+from pipeline.registry import MODELS, build, lookup
 
 PATHWAYS = ("slow", "fast", "slowfast")
 
@@ -155,11 +155,9 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 def _pathway_class(key: str, cfg: dict) -> type:
     """The registered class ``cfg['type']`` names (the pathway interface checked)."""
-    from mmengine.registry import DefaultScope
-
-    with DefaultScope.overwrite_default_scope(SCOPE):
-        cls = MODELS.get(cfg.get("type", ""))
+    cls = lookup(MODELS, cfg.get("type", ""))
     if cls is None or not hasattr(cls, "scale_channels"):
+        pathways = sorted(n for n, c in MODELS.module_dict.items() if hasattr(c, "scale_channels"))
         raise ValueError(f"{key}: type {cfg.get('type')!r} is not a registered pathway; one of "
-                         "ResNet3dPathway, EfficientNetLite0Pathway")
+                         f"{', '.join(pathways)}")
     return cls
