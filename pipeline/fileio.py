@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,39 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         tmp.replace(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold the lock file ``path`` (created with O_EXCL, holding this process's id); it is
+    removed on leaving. A lock left by a process that no longer runs (a killed run) is taken
+    over; one held by a running process raises :class:`FileExistsError`."""
+    path = Path(path)
+    for attempt in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            if attempt or _holder_runs(path):
+                raise
+            path.unlink(missing_ok=True)
+    with os.fdopen(fd, "w") as lock:
+        lock.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _holder_runs(lock: Path) -> bool:
+    """Whether the process whose id ``lock`` holds still runs (an unreadable lock: yes)."""
+    try:
+        os.kill(int(lock.read_text().strip()), 0)
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    except (ValueError, OSError):  # no id written yet, or another user's process
+        return True
+    return True
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -12,7 +12,8 @@ from stages.common import one_line_errors
 def main(
     input: Path = typer.Argument(..., help="video file (mp4, avi, mov) or folder of frames"),
     mask: Path = typer.Option(..., "--mask", help="palette or binary PNG mask of frame 0"),
-    out: Path = typer.Option(..., "--out", help="folder for PNGs, overlay.mp4, areas.csv"),
+    out: Path = typer.Option(..., "--out", help="folder for PNGs, overlay.mp4, areas.csv (new, "
+                             "empty or an earlier result, which is replaced)"),
     checkpoint: Optional[Path] = typer.Option(
         None, help="weights written by the pipeline (default: the shipped DAVIS 2016 parent)"),
     steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
@@ -20,7 +21,9 @@ def main(
                               help="average with the mirrored video's prediction (2x network time)"),
     bf16: bool = typer.Option(False, "--bf16", help="predict in bfloat16 (faster on CPUs with AMX)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
-    height: int = typer.Option(480, help="working height: taller frames are resized to it"),
+    height: Optional[int] = typer.Option(
+        None, help="working height: taller frames are resized to it [default: 480; with --width "
+        "alone: from the aspect ratio]"),
     width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ) -> None:
