@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import InputError
 from pipeline.fileio import atomic_path
@@ -176,16 +176,17 @@ def list_sequences(root: Path, splits: tuple[str, ...] = SPLITS) -> list[Sequenc
     return sequences
 
 
-def read_frame(path: Path) -> np.ndarray:
-    """An RGB frame, (H, W, 3) uint8; a corrupt or truncated JPEG raises DavisError."""
+def read_frame(path: Path, fix: str = "re-extract it from the archive") -> np.ndarray:
+    """An RGB frame, (H, W, 3) uint8, upright: any mode (grey, palette, RGBA, CMYK) converted
+    to RGB and the EXIF orientation applied; a corrupt or truncated image raises DavisError
+    (``fix``: what the message tells the user to do)."""
     try:
         with Image.open(path) as image:
             image.load()
-            return np.asarray(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise DavisError(
-            f"{path}: cannot decode the image ({exc}); the file is corrupt or truncated, "
-            "re-extract it from the archive"
+            f"{path}: cannot decode the image ({exc}); the file is corrupt or truncated, {fix}"
         ) from None
 
 

@@ -44,7 +44,8 @@ def load_weights(path: Path) -> dict:
 
     Anything else raises :class:`CheckpointError`: a missing or truncated file, a pickle that
     holds other Python objects (code could run on loading: refused, never executed), or a
-    torch file without the ``state_dict`` and ``model_cfg`` that :func:`save_model` writes.
+    torch file without the ``state_dict`` and ``model_cfg`` that :func:`save_model` writes,
+    or weights holding NaN or infinite values.
     Checkpoints of an earlier layout come back in today's (:func:`upgrade_checkpoint`).
     """
     path = Path(path)
@@ -66,6 +67,11 @@ def load_weights(path: Path) -> dict:
         raise CheckpointError(
             f"{path}: not a checkpoint of this pipeline (no state_dict and model_cfg); give the "
             "weights written by the pretrain stage (data/pretrain/model.pth)")
+    bad = next((k for k, v in ckpt["state_dict"].items()
+                if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad} holds NaN or infinite values (the training "
+                              "that wrote it diverged); use an earlier checkpoint or train again")
     return upgrade_checkpoint(ckpt)
 
 

@@ -129,3 +129,27 @@ def test_shipped_parent_propagates_each_object_of_a_2017_palette_mask(tmp_path):
     for k, bar in ((1, 0.7), (2, 0.15)):
         j, static = iou(pred == k, gt == k), iou(gt0 == k, gt == k)
         assert j > bar and j > static + 0.15, (k, j, static)
+
+
+def test_diverged_fine_tuning_names_the_segment_options(tmp_path, checkpoint):
+    """Finite weights whose loss overflows: the advice is segment's own (`--steps`, another
+    checkpoint), not the finetune stage's `finetune.lr`, which segment does not read."""
+    state = torch.load(checkpoint, weights_only=True)
+    state["state_dict"] = {k: v * 1e30 if v.is_floating_point() else v
+                           for k, v in state["state_dict"].items()}
+    huge = tmp_path / "huge.pth"
+    torch.save(state, huge)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t in range(3):
+        iio.imwrite(folder / f"{t:05d}.png", np.full((32, 48, 3), 50 * t, np.uint8))
+    mask = np.zeros((32, 48), np.uint8)
+    mask[8:20, 8:24] = 255
+    iio.imwrite(tmp_path / "mask.png", mask)
+    result = _invoke(folder, "--mask", tmp_path / "mask.png", "--out", tmp_path / "o",
+                     "--checkpoint", huge, "--steps", 2)
+    err = [line for line in result.stderr.splitlines() if line.strip().startswith("error:")]
+    assert result.exit_code == 2 and len(err) == 1, result.output
+    assert f"{huge}: fine-tuning on frame 0 diverged (finetune step 1: the loss is" in err[0]
+    assert "--steps 0" in err[0] and "finetune.lr" not in err[0]
+    assert not (tmp_path / "o").exists()

@@ -73,11 +73,19 @@ def _other_model(path, good):
     torch.save(state, path)
 
 
+def _nan_weights(path, good):
+    state = torch.load(good, weights_only=True)
+    name = next(iter(state["state_dict"]))
+    state["state_dict"][name] = torch.full_like(state["state_dict"][name], float("nan"))
+    torch.save(state, path)
+
+
 CHECKPOINTS = {
     "truncated checkpoint": (_truncated, "not a readable torch checkpoint"),
     "checkpoint pickling code": (_pickle_with_code, "refused: the file holds Python objects"),
     "checkpoint not of this pipeline": (_not_ours, "not a checkpoint of this pipeline"),
     "weights not fitting their config": (_other_model, "do not fit its model config"),
+    "checkpoint with NaN weights": (_nan_weights, "holds NaN or infinite values"),
 }
 
 
@@ -98,6 +106,7 @@ OPTIONS = {
     "out is a file": (("--out", "FILE"), "is a file; give a folder"),
     "working size under 16": (("--height", 8), "--height 8: the working size must be >= 16"),
     "no such device": (("--device", "tpu9"), "--device tpu9"),
+    "unknown pathways": (("--pathways", "bogus"), "--pathways bogus: not one of slow, fast, slowfast"),
 }
 
 
