@@ -4,7 +4,9 @@ Semi-supervised protocol: the first and last frames are excluded; the objects ar
 the first ground-truth frame (ids 1..max id); a result with an id above that is an error;
 missing ids score as empty masks (where the toolkit refuses any mismatch in the count);
 global values are means over OBJECTS. Ground truth comes from the split file, or, for
-sequences named explicitly, straight from ``Annotations/480p/<seq>/`` as in the toolkit.
+sequences named explicitly, straight from ``Annotations/480p/<seq>/`` as in the toolkit; each
+annotated frame is paired with the result of the same name (ground truth on every 5th frame
+scores those frames' results), as the toolkit reads results by the annotations' names.
 
 ``year=2016``: masks are binary (255 is the object), any non-zero result pixel is the
 object. ``year=2017``: palette ids; 255 in the ground truth is void, set to background.
@@ -25,6 +27,7 @@ from pipeline.errors import InputError
 from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_statistics, j_and_f
 from pipeline.fileio import write_csv_atomic, write_json_atomic
 
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr")  # colours, not ids
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
@@ -53,10 +56,15 @@ def _read_result(path: Path, gt_shape, year: int) -> np.ndarray:
     if not path.is_file():
         raise EvaluationError(f"{path}: result missing; write one PNG per frame of the sequence")
     try:
+        with Image.open(path) as image:
+            mode = image.mode
         ids = read_mask_as_ids(path)
     except (OSError, SyntaxError, ValueError) as exc:  # PIL: empty, truncated, not a PNG
         what = "zero-byte file" if path.stat().st_size == 0 else f"cannot decode it ({exc})"
         raise EvaluationError(f"{path}: {what}; write the result PNG again") from None
+    if year == 2017 and mode in COLOUR_MODES:
+        raise EvaluationError(f"{path}: an {mode} image; DAVIS 2017 results must be palette or "
+                              "grey ids (each pixel its object's id); write them as palette PNGs")
     if ids.shape != gt_shape:
         raise EvaluationError(
             f"{path}: result size {ids.shape[1]}x{ids.shape[0]} differs from the ground truth "
@@ -81,8 +89,8 @@ def evaluate_sequence(results_dir: Path, name: str, masks: tuple[Path, ...], yea
             "nothing to score (is --year right for this root?)"
         )
     gt = gt[1:-1]
-    res = np.stack([_read_result(Path(results_dir) / name / f"{t:05d}.png", gt.shape[1:], year)
-                    for t in range(1, len(masks) - 1)])
+    res = np.stack([_read_result(Path(results_dir) / name / Path(m).name, gt.shape[1:], year)
+                    for m in masks[1:-1]])  # by frame name: ground truth may skip frames
     if int(res.max()) > num_objects:
         raise EvaluationError(
             f"{Path(results_dir) / name}: results hold object id {int(res.max())} but the first "

@@ -1,6 +1,7 @@
 """The semi-supervised protocol on small DAVIS-layout folders, and ``sfvos evaluate``."""
 import numpy as np
 import pytest
+from PIL import Image
 from tests.evaluation.eval_helpers import make_davis2017, write_ids
 from typer.testing import CliRunner
 
@@ -101,3 +102,39 @@ def test_cli_errors_exit_2_with_the_reason(davis, tmp_path):
     assert result.exit_code == 2 and "year 2018" in result.stderr
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path), str(davis)])
     assert result.exit_code == 2 and "result missing" in result.stderr
+
+
+def _moving(t):
+    """(t, H, W) ids: object 1, a box moving 2 px per frame (each frame's mask differs)."""
+    m = np.zeros((t, H, W), np.uint8)
+    for i in range(t):
+        m[i, 4:12, i * 2 % 20:i * 2 % 20 + 8] = 1
+    return m
+
+
+def test_results_are_paired_with_the_ground_truth_by_frame_name(tmp_path):
+    """Ground truth on every 5th frame: the results of those frames are scored."""
+    truth = _moving(11)
+    root = make_davis2017(tmp_path / "DAVIS", {"s": truth})
+    for path in (root / "Annotations" / "480p" / "s").glob("*.png"):
+        if int(path.stem) % 5:
+            path.unlink()  # 00000, 00005, 00010 are left
+    write_ids(tmp_path / "res" / "s", truth)  # results equal to the truth on every frame
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "res"), str(root),
+                                      "--sequences", "s", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split(",")[:2] == ["1.000", "1.000"]  # was 0.395
+    (tmp_path / "res" / "s" / "00005.png").unlink()
+    with pytest.raises(EvaluationError, match="s/00005.png: result missing"):
+        evaluate_folder(tmp_path / "res", root, sequences=["s"], jobs=1)
+
+
+def test_rgb_results_on_a_2017_root_are_one_line(davis, tmp_path):
+    for name, n in (("two", 6), ("one", 5)):
+        write_ids(tmp_path / "res" / name, _frames(n, {1: (4, 12, 4, 12)}))
+    rgb = tmp_path / "res" / "one" / "00001.png"
+    Image.open(rgb).convert("RGB").save(rgb)  # the DAVIS colours, not the ids
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "res"), str(davis), "--jobs", "1"])
+    err = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(err) == 1, result.output
+    assert f"error: {rgb}: an RGB image; DAVIS 2017 results must be palette or grey ids" in err[0]
