@@ -19,6 +19,7 @@ import functools
 import importlib
 import inspect
 import logging
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -134,6 +135,9 @@ def _check_value(key: str, value, kind):
                 tuple: "a list of numbers"}[kind]
         raise ConfigError(f"{key}: expected {name}{' or null' if optional else ''}, got {value!r}; "
                           "fix params.yaml")
+    if kind in (float, tuple) and not all(map(math.isfinite, value if kind is tuple else [value])):
+        raise ConfigError(f"{key}: {value!r} is not a finite number; give a finite value "
+                          "(fix params.yaml)")
     return float(value) if kind is float else value
 
 
@@ -177,7 +181,9 @@ def check_section(cls, values, key: str):
 def read_params(path: Path) -> dict:
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+        _refuse_duplicate_keys(path, yaml.compose(text, Loader=yaml.SafeLoader))
+        params = yaml.safe_load(text) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path}: params file not found; run in the project folder "
                           "or pass --params") from None
@@ -188,6 +194,25 @@ def read_params(path: Path) -> dict:
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected sections (download:, decode:, ...); fix the file")
     return params
+
+
+def _refuse_duplicate_keys(path: Path, node, key: str = "") -> None:
+    """A key written twice in one mapping (YAML takes the last silently, ``dvc repro``
+    refuses the file): a ConfigError naming the key and both lines."""
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(path, item, f"{key}[{i}]")
+    if not isinstance(node, yaml.MappingNode):
+        return
+    first: dict = {}
+    for name_node, value in node.value:
+        name = f"{key}.{name_node.value}" if key else str(name_node.value)
+        line = name_node.start_mark.line + 1
+        if name in first:
+            raise ConfigError(f"{path}: {name} is set twice (lines {first[name]} and {line}); "
+                              "keep one (dvc repro refuses the file too)")
+        first[name] = line
+        _refuse_duplicate_keys(path, value, name)
 
 
 def load_params(path: Path, *sections: str, optional: tuple[str, ...] = ()) -> dict:

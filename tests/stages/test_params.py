@@ -63,6 +63,18 @@ CASES = {
     "unknown source": ("download", "download.source", "davis2018", "download.source: 'davis2018' is not one of"),
     "unknown split": ("evaluate", "evaluate.split", "bogus", "evaluate.split: 'bogus' is not one of train, val"),
     "missing section": ("decode", "decode", ..., "missing section(s) decode"),
+    "infinite crop scale": ("finetune", "finetune.predict_context_scale", float("inf"),
+                            "finetune.predict_context_scale: inf is not a finite number"),
+    "NaN fraction": ("finetune", "finetune.static_prob", float("nan"),
+                     "finetune.static_prob: nan is not a finite number"),
+    "NaN learning rate": ("finetune", "finetune.lr", float("nan"), "finetune.lr: nan is not a finite"),
+    "infinite weight decay": ("pretrain", "pretrain.weight_decay", float("inf"),
+                              "pretrain.weight_decay: inf is not a finite number"),
+    "NaN colour jitter": ("pretrain", "pretrain.augment.colour", float("nan"),
+                          "pretrain.augment.colour: nan is not a finite number"),
+    "NaN fast fraction": ("download", "download.synthetic.fast_fraction", float("nan"),
+                          "download.synthetic.fast_fraction: nan is not a finite number"),
+    "NaN model context": ("pretrain", "model.context", float("nan"), "model.context: nan is not a finite"),
 }
 
 
@@ -94,6 +106,17 @@ def test_invalid_yaml_is_one_line_with_its_line_number(tmp_path, capsys):
         decode.main(davis=tmp_path / "d", out=tmp_path / "c", params=path)
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1 and "not valid YAML (line" in err[0]
+
+
+def test_a_duplicate_key_is_one_line_naming_it_and_its_lines(tmp_path, capsys):
+    path = tmp_path / "params.yaml"
+    path.write_text("decode:\n  height: 96\n  width: 160\n  height: 64\n")
+    assert yaml.safe_load(path.read_text())["decode"]["height"] == 64  # YAML takes the last
+    with pytest.raises(SystemExit) as exit_:
+        decode.main(davis=tmp_path / "d", out=tmp_path / "c", params=path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1, err
+    assert "params.yaml: decode.height is set twice (lines 2 and 4); keep one" in err[0]
 
 
 def test_a_bad_model_config_keeps_the_resume_checkpoints(run_stage, tiny_cache, tmp_path):
