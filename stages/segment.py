@@ -22,8 +22,8 @@ def main(
     bf16: bool = typer.Option(False, "--bf16", help="predict in bfloat16 (faster on CPUs with AMX)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: Optional[int] = typer.Option(
-        None, help="working height: taller frames are resized to it [default: 480; with --width "
-        "alone: from the aspect ratio]"),
+        None, help="working height: taller frames are resized to it (default 480; with --width "
+        "alone, from the aspect ratio)"),
     width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ) -> None:

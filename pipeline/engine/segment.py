@@ -56,9 +56,9 @@ def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
         size = working_size(frames.shape[1:3], height, width)
         mask_small = resize_masks(mask[None], size)[0]
         check_objects_kept(mask_path, mask, mask_small)
+        small = resize_frames(frames, size)
         t0 = time.perf_counter()
-        ids, timing = _segment(model, resize_frames(frames, size), mask, mask_small, cfg, device,
-                               checkpoint)
+        ids, timing = _segment(model, small, mask, mask_small, cfg, device, checkpoint)
         objects = write_outputs(tmp, frames, ids, mask, fps)
         (tmp / MARKER).write_text(json.dumps({"input": str(video), "mask": str(mask_path),
                                               "checkpoint": str(checkpoint),
