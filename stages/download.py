@@ -19,7 +19,8 @@ def main(out: Path = DAVIS,
     p = load_params(params, "download")["download"]
     archives.mkdir(parents=True, exist_ok=True)
     install_dataset(p.source, out, path=p.path or None, synthetic=asdict(p.synthetic),
-                    archives=archives, url=p.url or None, checksum=p.checksum or None)
+                    archives=archives, url=p.url or None, checksum=p.checksum or None,
+                    holdout=p.holdout, photos=p.photos or None)
 
 
 if __name__ == "__main__":

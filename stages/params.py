@@ -39,6 +39,8 @@ class DownloadParams:
     path: str = ""
     url: str = ""
     checksum: str = ""
+    holdout: tuple[str, ...] = ()  # train sequences moved to val (the held-out protocol)
+    photos: str = ""  # a folder of photos + object masks for pretraining ("" = none)
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
 
 
@@ -79,7 +81,7 @@ AT_LEAST = {  # key: the smallest value that works
     "finetune.steps": 0, "finetune.batch_size": 1, "finetune.clip_len": 1, "finetune.tau": 1,
     "evaluate.jobs": 1, "evaluate.overlays": 0,
 }
-FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob",  # in [0, 1]
+FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob", "pretrain.photo_prob",
              *(f"{s}.augment.{k}" for s in ("pretrain", "finetune") for k in ("flip", "colour")))
 AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}
 POSITIVE = {"pretrain.lr", "finetune.lr", "finetune.predict_context_scale"}
@@ -121,6 +123,10 @@ def _check_value(key: str, value, kind):
         if value is None:
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if typing.get_origin(kind) is tuple:  # tuple[str, ...]: a list of names
+        if not (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{key}: expected a list of names, got {value!r}; fix params.yaml")
+        return tuple(value)
     if kind is float and isinstance(value, str):  # PyYAML reads 1e-3 (no dot) as a string
         try:
             value = float(value)

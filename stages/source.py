@@ -17,7 +17,7 @@ def main(out: Path = typer.Option(Path("data/source.json"), help="fingerprint fi
          params: Path = PARAMS) -> None:
     """Fingerprint the download source (params: download)."""
     p = load_params(params, "download")["download"]
-    write_json_atomic(out, source_fingerprint(p.source, p.path or None))
+    write_json_atomic(out, source_fingerprint(p.source, p.path or None, p.photos or None))
 
 
 if __name__ == "__main__":

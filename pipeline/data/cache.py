@@ -17,6 +17,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline.data.davis import VOID, DavisError, Sequence, list_sequences, read_frame, read_mask
+from pipeline.data.download import held_out_names
+from pipeline.data.photos import decode_photos
 from pipeline.fileio import atomic_dir
 
 INDEX = "index.parquet"
@@ -88,8 +90,9 @@ def _checked_mask(path: Path, seq: Sequence, frame_hw) -> np.ndarray:
     return mask
 
 
-def _index_rows(seq: Sequence, masks: np.ndarray, speed: float) -> list[dict]:
-    """A row per frame of ``seq`` for the Parquet index."""
+def _index_rows(seq: Sequence, masks: np.ndarray, speed: float, held_out: bool) -> list[dict]:
+    """A row per frame of ``seq`` for the Parquet index (``held_out``: a train sequence the
+    download stage moved to val, :func:`~pipeline.data.download.hold_out`)."""
     t, h, w = masks.shape
     return [
         {
@@ -102,13 +105,15 @@ def _index_rows(seq: Sequence, masks: np.ndarray, speed: float) -> list[dict]:
             "object_ids": [int(k) for k in np.unique(masks[i]) if k not in (0, VOID)],
             "attributes": list(seq.attributes),
             "speed": speed,
+            "held_out": held_out,
         }
         for i in range(t)
     ]
 
 
 def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
-    """Decode every train/val sequence to the working ``size`` (h, w).
+    """Decode every train/val sequence to the working ``size`` (h, w), and the root's still
+    photos for pretraining, if it has any (:func:`~pipeline.data.photos.decode_photos`).
 
     Everything goes into a temp folder renamed at the end: on an error the previous cache
     (or none) stays and nothing half-written is left.
@@ -116,6 +121,7 @@ def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
     cache_dir = Path(cache_dir)
     with atomic_dir(cache_dir) as tmp:
         sequences = list_sequences(Path(davis_root))
+        held_out = held_out_names(davis_root)
         tmp.mkdir(parents=True)
         rows: list[dict] = []
         for seq in tqdm(sequences, desc="decode", unit="seq"):
@@ -123,8 +129,9 @@ def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
             speed = motion_speed(masks)
             np.savez(tmp / f"{seq.name}.npz", frames=resize_frames(frames, size),
                      masks=resize_masks(masks, size))
-            rows += _index_rows(seq, masks, speed)
+            rows += _index_rows(seq, masks, speed, seq.name in held_out)
         pq.write_table(pa.Table.from_pylist(rows), tmp / INDEX)
+        decode_photos(davis_root, tmp)
     return cache_dir
 
 
@@ -134,7 +141,8 @@ def read_index(cache_dir: Path):
 
 
 def sequence_table(cache_dir: Path, split: str | None = None) -> list[dict]:
-    """One dict per sequence (name, split, year, height, width, num_frames, attributes, speed)."""
+    """One dict per sequence (name, split, year, height, width, num_frames, attributes, speed,
+    held_out)."""
     out: dict[str, dict] = {}
     for row in read_index(cache_dir).to_pylist():
         if split is not None and row["split"] != split:
@@ -142,7 +150,7 @@ def sequence_table(cache_dir: Path, split: str | None = None) -> list[dict]:
         info = out.setdefault(
             row["sequence"],
             {k: row[k] for k in ("split", "year", "height", "width", "attributes", "speed")}
-            | {"name": row["sequence"], "num_frames": 0},
+            | {"name": row["sequence"], "num_frames": 0, "held_out": row.get("held_out", False)},
         )
         info["num_frames"] += 1
     return list(out.values())

@@ -12,6 +12,8 @@ from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.crops import crop, jitter_box, object_box
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, deform_prior, with_prior
+from pipeline.data.photos import load_photos, photo_clip
+from pipeline.errors import InputError
 from pipeline.registry import DATASETS, TRANSFORMS, build
 
 
@@ -71,18 +73,27 @@ class PropagationClipDataset(ClipDataset):
     the flow misses the motion. Targets: 1 = that object, 0 = background (other objects
     too), 255 = void or outside the frame.
 
+    With probability ``photo_prob`` a clip is instead a still photo of the cache's
+    images moved over ``clip_len`` frames (:func:`~pipeline.data.photos.photo_clip`), its
+    object the target.
+
     Item: ``inputs`` (4, T, S, S) uint8 (RGB + prior x 255), ``data_samples`` (T, S, S).
     """
 
     def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
                  pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
-                 min_side: float = 32.0, stale_prob: float = 0.25):
+                 min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
         self.crop_size, self.context, self.min_side = crop_size, context, min_side
-        self.stale_prob = stale_prob
+        self.stale_prob, self.photo_prob = stale_prob, photo_prob
+        self.photos = load_photos(self.cache_dir) if photo_prob > 0 else None
+        if photo_prob > 0 and not self.photos:
+            raise InputError(f"{self.cache_dir}: pretrain.photo_prob={photo_prob} but the cache "
+                             "holds no photos; set download.photos to a folder of "
+                             "photos and masks, or pretrain.photo_prob to 0")
 
-    def __getitem__(self, index: int) -> dict:
-        rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
+    def _video_clip(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Frames and targets (1 = one object of the last frame, 0, 255 void) of clip ``index``."""
         name, start = self.clips[index]
         frames, masks = self.arrays[name]
         idx = np.minimum(start + self.tau * np.arange(self.clip_len), len(frames) - 1)
@@ -90,13 +101,22 @@ class PropagationClipDataset(ClipDataset):
         obj = int(rng.choice(ids)) if ids else 1
         target = np.where(masks[idx] == obj, 1, 0).astype(np.uint8)
         target[masks[idx] == VOID] = VOID
+        return frames[idx], target
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
+        if self.photos and rng.random() < self.photo_prob:
+            frames, target = photo_clip(self.photos, int(rng.integers(len(self.photos))),
+                                         self.clip_len, rng)
+        else:
+            frames, target = self._video_clip(index, rng)
         box = object_box(target[-1] == 1, self.context, self.min_side)
         if box is None:  # no object in the last frame: a crop of the whole frame
-            h, w = masks.shape[1:]
+            h, w = target.shape[1:]
             box = (h / 2, w / 2, float(max(h, w)))
         box = jitter_box(box, rng)
         s = self.crop_size
-        crops = crop(frames[idx], box, s)
+        crops = crop(frames, box, s)
         labels = crop(target, box, s, nearest=True, fill=VOID)
         fg = (labels == 1).astype(np.uint8)
         priors = clip_priors(fg, rng, rng.uniform(0.0, 1.2))

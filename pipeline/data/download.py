@@ -9,6 +9,12 @@ Sources:
 * ``local``: a folder or zip in the official layout of either year: the DAVIS root itself,
   or a folder/zip holding one such root, as the official zips do.
 
+Whatever the source, two options shape the installed root: ``holdout`` moves train sequences
+to the val split (the held-out protocol: settings are chosen on train sequences the parent
+never saw, README "Choosing settings on held-out sequences"; the names are listed in
+``ImageSets/holdout.txt``), and ``photos`` copies a folder of photos with object masks
+into ``Photos/`` for pretraining (:mod:`pipeline.data.photos`).
+
 The output folder is written beside ``out`` and renamed into place: an error leaves the
 previous ``out`` (or none) and no half-written folder.
 """
@@ -23,6 +29,7 @@ from tqdm import tqdm
 
 from pipeline.data.davis import DavisError, detect_year, find_davis_root
 from pipeline.data.fetch import fetch_archive
+from pipeline.data.photos import install_photos
 from pipeline.data.synthetic import SyntheticSpec, generate
 from pipeline.errors import ConfigError
 from pipeline.fileio import atomic_dir
@@ -52,6 +59,7 @@ OFFICIAL = {
 }
 SOURCES = ("synthetic", "local", *OFFICIAL)
 SKIPPED_RESOLUTIONS = {"1080p", "Full-Resolution"}
+HOLDOUT = "holdout.txt"  # in ImageSets/: the train sequences moved to val
 
 
 def safe_extract(archive: Path, target: Path) -> None:
@@ -114,9 +122,58 @@ def from_official(source: str, out: Path, archives: Path, url: str | None = None
     return _install(zip_path, Path(out))
 
 
+def hold_out(root: Path, names: tuple[str, ...]) -> None:
+    """Move the train sequences ``names`` of the DAVIS root to its val split (split files
+    rewritten, names listed in ``ImageSets/holdout.txt``)."""
+    if not names:
+        return
+    year = detect_year(root)
+    folder = Path(root) / "ImageSets" / ("2017" if year == 2017 else "480p")
+    train, val = folder / "train.txt", folder / "val.txt"
+    if not train.is_file():
+        raise DavisError(f"{train}: missing; download.holdout needs a DAVIS root with a train "
+                         "split (ImageSets), or set download.holdout to []")
+    lines = [line for line in train.read_text().splitlines() if line.strip()]
+    name = {line: line.split()[0].strip("/").split("/")[2] if year == 2016 else line.strip()
+            for line in lines}
+    for n in names:
+        if n not in name.values():
+            raise ConfigError(f"download.holdout: {n!r} is not a train sequence of the DAVIS root "
+                              f"({train}); name train sequences only (fix params.yaml)")
+    moved = [line for line in lines if name[line] in names]
+    train.write_text("".join(f"{line}\n" for line in lines if name[line] not in names))
+    kept = val.read_text() if val.is_file() else ""
+    val.write_text(kept + ("" if not kept or kept.endswith("\n") else "\n")
+                   + "".join(f"{line}\n" for line in moved))
+    (Path(root) / "ImageSets" / HOLDOUT).write_text("".join(f"{n}\n" for n in names))
+
+
+def held_out_names(root: Path) -> set[str]:
+    """The sequences :func:`hold_out` moved to val in this root (none if it did not)."""
+    path = Path(root) / "ImageSets" / HOLDOUT
+    return set(path.read_text().split()) if path.is_file() else set()
+
+
 def install_dataset(source: str, out: Path, path: str | None = None,
                     synthetic: dict | None = None, archives: Path | None = None,
-                    url: str | None = None, checksum: str | None = None) -> Path:
+                    url: str | None = None, checksum: str | None = None,
+                    holdout: tuple[str, ...] = (), photos: str | None = None) -> Path:
+    """Install the DAVIS root of ``source`` at ``out`` (see :func:`install_source`), then hold
+    out the train sequences ``holdout`` (:func:`hold_out`) and add the photos of
+    ``photos`` (:func:`~pipeline.data.photos.install_photos`), all atomically."""
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        install_source(source, tmp, path, synthetic, archives or out.with_name("archives"), url,
+                       checksum)
+        hold_out(tmp, tuple(holdout))
+        if photos:
+            install_photos(Path(photos).expanduser(), tmp)
+    return out
+
+
+def install_source(source: str, out: Path, path: str | None = None,
+                   synthetic: dict | None = None, archives: Path | None = None,
+                   url: str | None = None, checksum: str | None = None) -> Path:
     """Install the DAVIS root of ``source`` at ``out``: generated, copied / extracted from a
     local folder or zip, or downloaded (:func:`~pipeline.data.fetch.fetch_archive`) and
     extracted."""

@@ -1,6 +1,7 @@
 """A fingerprint of the download stage's source, cheap enough to take on every ``dvc repro``.
 
-For ``download.source=local`` it covers every file under ``download.path`` (or the zip):
+For ``download.source=local`` it covers every file under ``download.path`` (or the zip), and
+for ``download.photos`` every file under that folder:
 relative path, size and modification time. A repaired or replaced frame changes it, so DVC
 re-runs the download (and what follows); an untouched copy gives the same fingerprint and
 nothing re-runs. Other sources are fixed by their params (seed, URL, checksum) alone.
@@ -12,17 +13,27 @@ import os
 from pathlib import Path
 
 
-def source_fingerprint(source: str, path: str | None) -> dict:
-    """``{"source", "path", "files", "digest"}``: what identifies the source's content."""
-    if source != "local" or not path:
-        return {"source": source}
+def source_fingerprint(source: str, path: str | None, photos: str | None = None) -> dict:
+    """``{"source", "path", "files", "digest"}``: what identifies the source's content; with
+    ``photos`` (a folder of photos, ``download.photos``) its fingerprint too,
+    under ``"photos"``."""
+    out = {"source": source}
+    if source == "local" and path:
+        out |= _tree(path)
+    if photos:
+        out["photos"] = _tree(photos)
+    return out
+
+
+def _tree(path: str) -> dict:
+    """``{"path", "files", "digest"}`` of the relative paths, sizes and mtimes under ``path``."""
     root = Path(path).expanduser().resolve()
     digest, count = hashlib.sha256(), 0
     for file, rel in _files(root):  # none for a missing path: the download stage reports it
         st = file.stat()
         digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         count += 1
-    return {"source": source, "path": str(root), "files": count, "digest": digest.hexdigest()}
+    return {"path": str(root), "files": count, "digest": digest.hexdigest()}
 
 
 def _files(root: Path):

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pipeline.data.photos import INDEX as PHOTO_INDEX
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.checkpoint import library_digest, register_trusted_loader, save_model
 from pipeline.engine.config import ClipTraining
@@ -40,7 +41,9 @@ CODE = ("data", "models", "engine", "labels.py", "registry.py", "errors.py", "fi
 @dataclass(frozen=True, kw_only=True)
 class PretrainConfig(ClipTraining):
     """``iters`` updates; ``scheduler``: ``cosine`` from ``lr`` down to ``lr / 100`` over
-    them, or ``constant``; a checkpoint every ``checkpoint_interval``."""
+    them, or ``constant``; a checkpoint every ``checkpoint_interval``; ``photo_prob``: the
+    share of clips made from the cache's still photos (:mod:`pipeline.data.photos`) instead
+    of the train split's videos."""
 
     iters: int = 400
     batch_size: int = 4
@@ -50,6 +53,7 @@ class PretrainConfig(ClipTraining):
     augment: ClipAugment = field(default_factory=ClipAugment)
     checkpoint_interval: int = 100
     num_workers: int = 0
+    photo_prob: float = 0.0
 
 
 def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
@@ -64,7 +68,9 @@ def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
     what the pretrain stage imports, not all of ``pipeline/``."""
     digest = hashlib.sha256()
     digest.update(json.dumps([model_cfg, asdict(cfg)], sort_keys=True, default=str).encode())
-    digest.update((Path(cache_dir) / "index.parquet").read_bytes())
+    for index in ("index.parquet", PHOTO_INDEX):
+        if (Path(cache_dir) / index).is_file():
+            digest.update((Path(cache_dir) / index).read_bytes())
     digest.update(library_digest(CODE))
     return digest.hexdigest()
 
@@ -108,7 +114,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
             dataset=dict(type=f"{SCOPE}.PropagationClipDataset", cache_dir=str(cache_dir),
                          split="train", clip_len=cfg.clip_len, tau=cfg.tau,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
-                         context=model_cfg.get("context", 2.0)),
+                         context=model_cfg.get("context", 2.0), photo_prob=cfg.photo_prob),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
         optim_wrapper=dict(optimizer=dict(type=cfg.optimizer, lr=cfg.lr,

@@ -19,7 +19,10 @@ def summarize(scores: list[ObjectScore], global_row: dict, sequences: dict[str, 
     """``sequences`` maps a name to its ``attributes`` and ``speed`` (from the cache index).
 
     J&F on fast-motion (DAVIS tag FM) and other sequences, and per tercile of the measured
-    speed (slow / mid / fast thirds of the evaluated sequences, by speed).
+    speed (slow / mid / fast thirds of the evaluated sequences, by speed). Where some val
+    sequences are held-out train sequences (``held_out``, the download stage's
+    ``download.holdout``), J&F over them (``J_and_F_heldout``, with their FM / other split)
+    and over the rest (``J_and_F_val``) too.
     """
     metrics = {
         "J_and_F": global_row["J&F-Mean"],
@@ -36,6 +39,12 @@ def summarize(scores: list[ObjectScore], global_row: dict, sequences: dict[str, 
     other = [s for s in scores if s not in fm]
     metrics["J_and_F_FM"] = _jf(fm)
     metrics["J_and_F_nonFM"] = _jf(other)
+    held = [s for s in scores if sequences.get(s.sequence, {}).get("held_out")]
+    if held:
+        metrics["J_and_F_heldout"] = _jf(held)
+        metrics["J_and_F_heldout_FM"] = _jf([s for s in held if s in fm])
+        metrics["J_and_F_heldout_nonFM"] = _jf([s for s in held if s not in fm])
+        metrics["J_and_F_val"] = _jf([s for s in scores if s not in held])
     names = sorted({s.sequence for s in scores}, key=lambda n: sequences.get(n, {}).get("speed", 0.0))
     for label, part in zip(("slow", "mid", "fast"), np.array_split(np.array(names, dtype=object), 3)):
         chosen = set(part.tolist())

@@ -14,7 +14,7 @@ def test_index_has_a_row_per_frame_with_everything_the_issue_lists(root2016, tmp
     assert rows[0] == {
         "sequence": "dog-agility", "frame": 0, "split": "train", "year": 2016, "height": H,
         "width": W, "object_ids": [1], "attributes": rows[0]["attributes"],
-        "speed": pytest.approx(STEP / np.hypot(H, W)),
+        "speed": pytest.approx(STEP / np.hypot(H, W)), "held_out": False,
     }
     assert "FM" in rows[0]["attributes"]
     assert [s["num_frames"] for s in sequence_table(cache, "val")] == [4]

@@ -1,0 +1,145 @@
+"""The held-out protocol: fine-tune and score a parent on held-out train sequences and the val
+sequences, over several fine-tuning seeds (the README's "Choosing settings on held-out
+sequences" tables).
+
+The DAVIS root is one whose train split lacks the held-out sequences and whose val split has
+them (the download stage writes such a root with ``download.holdout``; its
+``ImageSets/holdout.txt`` names them), and the parent was trained on its train split only.
+Each sequence is fine-tuned once per seed and setting of the ``finetune`` section that
+changes training; the fine-tuned weights are kept under ``--out`` so that settings of
+prediction alone (``-S finetune.test_flip=false``, ``predict_context_scale``...) are scored
+without fine-tuning again.
+
+    PYTHONPATH=. python benchmarks/heldout.py --davis data/davis --cache data/cache \\
+        --checkpoint data/pretrain/model.pth --out runs/heldout --seeds 0,1,2 \\
+        [-S finetune.steps=50 ...] [--name label]
+
+prints a Markdown table (a row per sequence, a column per seed, the means of the held-out
+fast-motion, held-out other, held-out and val sequences) and appends one JSON line per run to
+``<out>/runs.jsonl``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from benchmarks.real_davis import PARAMS, _override
+from pipeline.data.cache import load_arrays, sequence_table
+from pipeline.data.davis import VOID, list_sequences, read_mask
+from pipeline.engine.checkpoint import register_trusted_loader
+from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
+from pipeline.engine.vos import load_segmenter, write_sequence
+from pipeline.evaluation.evaluate import evaluate_folder
+from stages.params import check_section
+
+PREDICTION_ONLY = ("test_flip", "predict_bf16", "predict_context_scale")
+
+
+def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):
+    """The parent fine-tuned on ``name``'s frame 0 with ``cfg``, from ``store`` if done before."""
+    training = {k: v for k, v in asdict(cfg).items() if k not in PREDICTION_ONLY}
+    key = hashlib.sha256(Path(checkpoint).read_bytes())
+    key.update(json.dumps([training, name], sort_keys=True, default=str).encode())
+    path = store / f"{name}-{key.hexdigest()[:16]}.pth"
+    model = load_segmenter(checkpoint)
+    if path.is_file():
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval(), None
+    t0 = time.perf_counter()
+    if cfg.steps:
+        finetune(model, frames, labels0, cfg)
+    torch.save(model.state_dict(), path)
+    return model.eval(), time.perf_counter() - t0
+
+
+def run(davis: Path, cache: Path, checkpoint: Path, out: Path, cfg: FinetuneConfig, seed: int,
+        label: str) -> dict:
+    """Segment every val sequence with ``cfg`` at fine-tuning ``seed``; J&F per sequence."""
+    cfg = replace(cfg, seed=seed)
+    results = out / "results" / f"{label}-seed{seed}"
+    store = out / "finetuned"
+    store.mkdir(parents=True, exist_ok=True)
+    seqs = {s.name: s for s in list_sequences(davis, ("val",))}
+    seconds = {}
+    for name in seqs:
+        frames, masks_small = load_arrays(cache, name)
+        mask0 = read_mask(seqs[name].masks[0], seqs[name].year)
+        ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
+        labels0 = frame0_labels(masks_small[0], ids)
+        model, ft_s = _finetuned(checkpoint, cfg, name, frames, labels0, store)
+        t0 = time.perf_counter()
+        classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape,
+                            flip=cfg.test_flip, bf16=cfg.predict_bf16,
+                            context_scale=cfg.predict_context_scale)
+        out_ids = classes_to_ids(classes, ids)
+        out_ids[0] = np.where(mask0 == VOID, 0, mask0)
+        write_sequence(results / name, out_ids)
+        seconds[name] = (ft_s, time.perf_counter() - t0)
+    scores = evaluate_folder(results, davis, jobs=2)
+    per = {}
+    for s in scores:
+        st = s.stats()
+        per.setdefault(s.sequence, []).append((float(st["J-Mean"]) + float(st["F-Mean"])) / 2)
+    return {"label": label, "seed": seed, "per_sequence": {k: float(np.mean(v)) for k, v in per.items()},
+            "seconds": seconds}
+
+
+def table(runs: list[dict], info: dict[str, dict]) -> str:
+    """Markdown: a row per sequence (held-out first), a column per run, group means last."""
+    names = sorted(runs[0]["per_sequence"], key=lambda n: (not info[n]["held_out"], n))
+    head = "| sequence | " + " | ".join(f"{r['label']} s{r['seed']}" for r in runs) + " | mean |"
+    lines = [head, "|" + "---|" * (len(runs) + 2)]
+
+    def row(label, chosen):
+        vals = [float(np.mean([r["per_sequence"][n] for n in chosen])) for r in runs]
+        return f"| {label} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {np.mean(vals):.3f} |"
+
+    for n in names:
+        tags = ("held-out" if info[n]["held_out"] else "val") + (", FM" if "FM" in info[n]["attributes"] else "")
+        lines.append(row(f"{n} ({tags})", [n]))
+    held = [n for n in names if info[n]["held_out"]]
+    groups = {"**held-out FM**": [n for n in held if "FM" in info[n]["attributes"]],
+              "**held-out other**": [n for n in held if "FM" not in info[n]["attributes"]],
+              "**held-out**": held, "**val**": [n for n in names if not info[n]["held_out"]]}
+    lines += [row(k, v) for k, v in groups.items() if v]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--davis", type=Path, required=True, help="DAVIS root with the held-out split")
+    ap.add_argument("--cache", type=Path, required=True, help="its decoded cache")
+    ap.add_argument("--checkpoint", type=Path, required=True, help="parent trained on its train split")
+    ap.add_argument("--out", type=Path, required=True, help="run folder (fine-tuned weights kept)")
+    ap.add_argument("--seeds", default="0", help="fine-tuning seeds, e.g. 0,1,2")
+    ap.add_argument("--name", default="run", help="label of this setting in the table")
+    ap.add_argument("-S", dest="sets", action="append", default=[], help="finetune.key=value")
+    args = ap.parse_args()
+    register_trusted_loader()
+    params = yaml.safe_load(PARAMS.read_text())
+    for s in args.sets:
+        _override(params, s)
+    cfg = check_section(FinetuneConfig, params["finetune"], "finetune")
+    info = {s["name"]: s for s in sequence_table(args.cache, "val")}
+    held_file = args.davis / "ImageSets" / "holdout.txt"
+    held = set(held_file.read_text().split()) if held_file.is_file() else set()
+    for s in info.values():
+        s["held_out"] = s.get("held_out") or s["name"] in held
+    runs = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        runs.append(run(args.davis, args.cache, args.checkpoint, args.out, cfg, seed, args.name))
+        with (args.out / "runs.jsonl").open("a") as f:
+            f.write(json.dumps(runs[-1] | {"sets": args.sets, "checkpoint": str(args.checkpoint)}) + "\n")
+    print(table(runs, info), flush=True)
+
+
+if __name__ == "__main__":
+    main()

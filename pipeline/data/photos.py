@@ -1,0 +1,207 @@
+"""Still photos with object masks made into short training clips (MaskTrack, RGMP, STM, XMem).
+
+Thirty training videos are few: a parent trained on them longer learns their appearance
+(README, "The shipped parent network"). Photos of other objects add appearance variety the
+way the propagation methods above pretrain before video. The photos enter through the
+pipeline as DAVIS does: ``download.photos`` names a folder, the download stage copies
+it into the DAVIS root as ``Photos/`` (so DVC tracks it with ``data/davis``), decode
+stores it in the cache (``photos.npz`` and ``photos.parquet``), and pretraining draws a share
+``pretrain.photo_prob`` of its clips from it (:func:`photo_clip`).
+
+A folder of photos: ``<set>/images/<name>.jpg`` beside ``<set>/masks/<name>.png`` (any number
+of sets), or ``images/`` and ``masks/`` directly; a mask's nonzero pixels are the object
+(``../shared/data/static-images`` is laid out so).
+
+A clip is one photo moved over ``clip_len`` frames, in one of two ways drawn per clip:
+
+* *whole*: the photo moves as the camera would (a smooth affine path: shift, zoom, rotation),
+  with an elastic deformation that changes over the clip, object and background together;
+* *pasted*: the object is cut out and moved along its own path over another photo of the set,
+  which moves along a gentler one: the object and the background move apart, and the
+  background is a scene the object never was in, with other salient things in it
+  (distractors). The cut-out's edge is feathered over a pixel or two so that a hard paste
+  boundary does not give the object away.
+
+A fifth of the clips move fast (paths several times longer).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from pipeline.data.davis import DavisError, read_frame
+
+FOLDER = "Photos"  # inside the installed DAVIS root
+NPZ, INDEX = "photos.npz", "photos.parquet"  # inside the cache
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MAX_SIDE = 352  # photos are stored with their longer side at most this
+
+
+def find_pairs(root: Path) -> list[tuple[Path, Path]]:
+    """(image, mask) paths of a photos folder, sorted; every image needs its mask."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DavisError(f"{root}: download.photos is not a folder; set it to a folder "
+                         "of <set>/images/*.jpg and <set>/masks/*.png")
+    pairs = []
+    for images in sorted(p for p in [root / "images", *root.glob("*/images")] if p.is_dir()):
+        for image in sorted(images.iterdir()):
+            if image.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            mask = images.parent / "masks" / f"{image.stem}.png"
+            if not mask.is_file():
+                raise DavisError(f"{image}: no mask {mask}; add it, or remove the photo")
+            pairs.append((image, mask))
+    if not pairs:
+        raise DavisError(f"{root}: no photos found (expected <set>/images/*.jpg with "
+                         "<set>/masks/*.png, or images/ and masks/); fix download.photos")
+    return pairs
+
+
+def install_photos(source: Path, davis_root: Path) -> None:
+    """Copy the photos and masks of ``source`` into ``davis_root/Photos`` (checked)."""
+    pairs = find_pairs(source)
+    dest = Path(davis_root) / FOLDER
+    for image, mask in pairs:
+        for path in (image, mask):
+            target = dest / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def read_photo_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A binary (H, W) uint8 object mask of the photo of ``size`` (W, H)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            mask = (np.asarray(image.convert("L")) > 0).astype(np.uint8)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        raise DavisError(f"{path}: cannot decode the mask ({exc}); the file is corrupt") from None
+    if mask.shape[::-1] != tuple(size):
+        raise DavisError(f"{path}: mask size {mask.shape[1]}x{mask.shape[0]} differs from its "
+                         f"photo's {size[0]}x{size[1]}; masks must match their photos")
+    if not mask.any():
+        raise DavisError(f"{path}: empty mask (no object); remove this photo and its mask")
+    return mask
+
+
+def _fit(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = mask.shape
+    scale = MAX_SIDE / max(h, w)
+    if scale >= 1:
+        return image, mask
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return (cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))
+
+
+def decode_photos(davis_root: Path, cache_dir: Path) -> int:
+    """Decode ``davis_root/Photos`` (if present) into ``cache_dir``; the photo count."""
+    folder = Path(davis_root) / FOLDER
+    if not folder.is_dir():
+        return 0
+    images, masks, rows = [], [], []
+    for image_path, mask_path in tqdm(find_pairs(folder), desc="decode photos", unit="photo"):
+        image = read_frame(image_path, fix="replace it or remove it and its mask")
+        image, mask = _fit(image, read_photo_mask(mask_path, image.shape[1::-1]))
+        images.append(image.reshape(-1, 3))
+        masks.append(mask.reshape(-1))
+        rows.append({"name": image_path.relative_to(folder).as_posix(), "height": mask.shape[0],
+                     "width": mask.shape[1], "object_pixels": int(mask.sum())})
+    np.savez(Path(cache_dir) / NPZ, images=np.concatenate(images), masks=np.concatenate(masks),
+             shapes=np.array([[r["height"], r["width"]] for r in rows], np.int64))
+    pq.write_table(pa.Table.from_pylist(rows), Path(cache_dir) / INDEX)
+    return len(rows)
+
+
+def load_photos(cache_dir: Path) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The cached photos as (image (H, W, 3), mask (H, W)) pairs; None when there are none."""
+    path = Path(cache_dir) / NPZ
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        images, masks, shapes = data["images"], data["masks"], data["shapes"]
+    ends = np.cumsum(shapes.prod(axis=1))
+    return [(images[a:b].reshape(h, w, 3), masks[a:b].reshape(h, w))
+            for a, b, (h, w) in zip(np.r_[0, ends[:-1]], ends, shapes)]
+
+
+def _path(rng: np.random.Generator, size: float, shift: float, zoom: float, degrees: float,
+          fast: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (shift y, shift x, log zoom, degrees) of an affine path."""
+    reach = 3.0 if fast else 1.0
+    start = np.r_[rng.uniform(-shift, shift, 2) * size, rng.uniform(-zoom, zoom), rng.uniform(-degrees, degrees)]
+    move = np.r_[rng.uniform(-shift, shift, 2) * size * reach, rng.uniform(-zoom, zoom) * reach,
+                 rng.uniform(-degrees, degrees) * reach]
+    return start, start + move
+
+
+def _affine(params: np.ndarray, centre: tuple[float, float]) -> np.ndarray:
+    """2x3 map of output pixels to input pixels: zoom and rotation about ``centre``, then shift."""
+    dy, dx, log_zoom, degrees = params
+    m = cv2.getRotationMatrix2D((centre[1], centre[0]), float(degrees), float(np.exp(log_zoom)))
+    m[:, 2] += (dx, dy)
+    return cv2.invertAffineTransform(m)
+
+
+def _elastic(rng: np.random.Generator, hw: tuple[int, int], amplitude: float) -> np.ndarray:
+    """A smooth (2, H, W) displacement field: random values on a 4x4 grid, upsampled."""
+    coarse = rng.normal(0, amplitude, (2, 4, 4)).astype(np.float32)
+    return np.stack([cv2.resize(c, hw[::-1], interpolation=cv2.INTER_CUBIC) for c in coarse])
+
+
+def _maps(hw: tuple[int, int], inverse: np.ndarray, field: np.ndarray | None):
+    """cv2.remap's (map_x, map_y) of a 2x3 output-to-input map plus a displacement field."""
+    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
+    map_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    map_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    if field is not None:
+        map_y, map_x = map_y + field[0], map_x + field[1]
+    return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def _remap(image: np.ndarray, maps, nearest: bool) -> np.ndarray:
+    """Frames bilinear with reflected borders; masks nearest, 0 outside."""
+    if nearest:
+        return cv2.remap(image, *maps, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.remap(image, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def photo_clip(photos: list[tuple[np.ndarray, np.ndarray]], index: int, clip_len: int,
+                rng: np.random.Generator, paste_prob: float = 0.5,
+                fast_prob: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T, H, W, 3) uint8 and binary masks (T, H, W) of photo ``index`` moved over
+    ``clip_len`` frames (see the module doc), at the photo's size."""
+    image, mask = photos[index]
+    hw = mask.shape
+    size = float(np.sqrt(mask.sum()))
+    centre = tuple(float(c) for c in np.argwhere(mask).mean(axis=0))
+    fast = rng.random() < fast_prob
+    obj_path = _path(rng, size, 0.15, 0.12, 8.0, fast)
+    fields = [_elastic(rng, hw, rng.uniform(0, 0.04) * size) for _ in range(2)]
+    pasted = len(photos) > 1 and rng.random() < paste_prob
+    if pasted:
+        other = (index + 1 + int(rng.integers(len(photos) - 1))) % len(photos)
+        background = cv2.resize(photos[other][0], hw[::-1], interpolation=cv2.INTER_LINEAR)
+        bg_path = _path(rng, float(min(hw)), 0.05, 0.05, 3.0, False)
+        bg_centre = (hw[0] / 2, hw[1] / 2)
+    frames, masks = [], []
+    for t in np.linspace(0.0, 1.0, clip_len):
+        maps = _maps(hw, _affine(obj_path[0] + t * (obj_path[1] - obj_path[0]), centre),
+                     (1 - t) * fields[0] + t * fields[1])
+        warped, m = _remap(image, maps, nearest=False), _remap(mask, maps, nearest=True)
+        if pasted:
+            bg = _remap(background, _maps(hw, _affine(bg_path[0] + t * (bg_path[1] - bg_path[0]),
+                                                      bg_centre), None), nearest=False)
+            alpha = cv2.GaussianBlur(m.astype(np.float32), (3, 3), 0)[..., None]
+            warped = (alpha * warped + (1 - alpha) * bg).round().astype(np.uint8)
+        frames.append(warped)
+        masks.append(m)
+    return np.stack(frames), np.stack(masks)
