@@ -3,7 +3,10 @@
 Semi-supervised protocol: the first and last frames are excluded; the objects are those of
 the first ground-truth frame (ids 1..max id); a result with an id above that is an error;
 missing ids score as empty masks (where the toolkit refuses any mismatch in the count);
-global values are means over OBJECTS. Ground truth comes from the split file, or, for
+global values are means over OBJECTS. An id below the largest that the first frame lacks (ids
+1 and 3) is scored as the toolkit scores it, an empty object (a result that leaves it empty
+scores 1.0), with a warning naming the sequence and the ids (:func:`warn_absent_objects`).
+Ground truth comes from the split file, or, for
 sequences named explicitly, straight from ``Annotations/480p/<seq>/`` as in the toolkit; each
 annotated frame is paired with the result of the same name (ground truth on every 5th frame
 scores those frames' results), as the toolkit reads results by the annotations' names.
@@ -13,6 +16,7 @@ object. ``year=2017``: palette ids; 255 in the ground truth is void, set to back
 """
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from pipeline.evaluation.measures import db_eval_boundary, db_eval_iou, db_stati
 from pipeline.fileio import write_csv_atomic, write_json_atomic
 
 COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr")  # colours, not ids
+log = logging.getLogger(__name__)
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
@@ -41,6 +46,7 @@ class ObjectScore:
     object_id: int
     J: tuple[float, ...]
     F: tuple[float, ...]
+    in_first_frame: bool = True  # False: an id the first frame skips (1 and 3: id 2)
 
     @property
     def name(self) -> str:
@@ -88,6 +94,7 @@ def evaluate_sequence(results_dir: Path, name: str, masks: tuple[Path, ...], yea
             f"{masks[0]}: the first ground-truth frame holds no object as DAVIS {year} reads it; "
             "nothing to score (is --year right for this root?)"
         )
+    first = set(np.unique(gt[0]).tolist())
     gt = gt[1:-1]
     res = np.stack([_read_result(Path(results_dir) / name / Path(m).name, gt.shape[1:], year)
                     for m in masks[1:-1]])  # by frame name: ground truth may skip frames
@@ -101,7 +108,7 @@ def evaluate_sequence(results_dir: Path, name: str, masks: tuple[Path, ...], yea
         gt_k, res_k = gt == k, res == k
         j = db_eval_iou(gt_k, res_k)
         f = db_eval_boundary(gt_k, res_k)
-        scores.append(ObjectScore(name, k, tuple(map(float, j)), tuple(map(float, f))))
+        scores.append(ObjectScore(name, k, tuple(map(float, j)), tuple(map(float, f)), k in first))
     return scores
 
 
@@ -157,7 +164,23 @@ def evaluate_folder(results_dir: Path, davis_root: Path, year: int | None = None
     else:
         with ProcessPoolExecutor(jobs) as pool:
             per_seq = list(pool.map(evaluate_sequence, *zip(*args)))
-    return [score for seq in per_seq for score in seq]
+    scores = [score for seq in per_seq for score in seq]
+    warn_absent_objects(scores)
+    return scores
+
+
+def warn_absent_objects(scores: list[ObjectScore]) -> None:
+    """One warning per sequence whose first ground-truth frame skips an id (1 and 3): the
+    toolkit scores id 2 as an object, which an empty result gets right (J = F = 1)."""
+    absent: dict[str, list[str]] = {}
+    for s in scores:
+        if not s.in_first_frame:
+            absent.setdefault(s.sequence, []).append(str(s.object_id))
+    for name, ids in absent.items():
+        log.warning(f"warning: sequence {name}: object id(s) {', '.join(ids)} absent from its "
+                    "first ground-truth frame; scored as the official toolkit does (an empty "
+                    "result scores 1.0, raising the means), metrics.json's J_and_F_present "
+                    "leaves them out")
 
 
 def run_evaluation(results_dir: Path, davis_root: Path, out_dir: Path, *, year: int | None = None,

@@ -22,7 +22,9 @@ def summarize(scores: list[ObjectScore], global_row: dict, sequences: dict[str, 
     speed (slow / mid / fast thirds of the evaluated sequences, by speed). Where some val
     sequences are held-out train sequences (``held_out``, the download stage's
     ``download.holdout``), J&F over them (``J_and_F_heldout``, with their FM / other split)
-    and over the rest (``J_and_F_val``) too.
+    and over the rest (``J_and_F_val``) too. Where the first ground-truth frame of a sequence
+    skips an object id (1 and 3), which the toolkit scores as an object (an empty result
+    scores 1.0), J&F over the objects that exist too (``J_and_F_present``).
     """
     metrics = {
         "J_and_F": global_row["J&F-Mean"],
@@ -45,6 +47,10 @@ def summarize(scores: list[ObjectScore], global_row: dict, sequences: dict[str, 
         metrics["J_and_F_heldout_FM"] = _jf([s for s in held if s in fm])
         metrics["J_and_F_heldout_nonFM"] = _jf([s for s in held if s not in fm])
         metrics["J_and_F_val"] = _jf([s for s in scores if s not in held])
+    if any(not s.in_first_frame for s in scores):
+        present = [s for s in scores if s.in_first_frame]
+        metrics["J_and_F_present"] = _jf(present)
+        metrics["num_objects_present"] = len(present)
     names = sorted({s.sequence for s in scores}, key=lambda n: sequences.get(n, {}).get("speed", 0.0))
     for label, part in zip(("slow", "mid", "fast"), np.array_split(np.array(names, dtype=object), 3)):
         chosen = set(part.tolist())

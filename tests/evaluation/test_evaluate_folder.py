@@ -1,4 +1,6 @@
 """The semi-supervised protocol on small DAVIS-layout folders, and ``sfvos evaluate``."""
+import logging
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -6,6 +8,7 @@ from tests.evaluation.eval_helpers import make_davis2017, write_ids
 from typer.testing import CliRunner
 
 from pipeline.evaluation.evaluate import EvaluationError, evaluate_folder, global_row
+from pipeline.evaluation.summary import summarize
 from stages.cli import app
 
 H, W = 24, 32
@@ -138,3 +141,22 @@ def test_rgb_results_on_a_2017_root_are_one_line(davis, tmp_path):
     err = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(err) == 1, result.output
     assert f"error: {rgb}: an RGB image; DAVIS 2017 results must be palette or grey ids" in err[0]
+
+
+def test_an_id_the_first_frame_skips_is_scored_as_the_toolkit_and_warned(tmp_path, caplog):
+    gap = _frames(5, {1: (2, 10, 2, 10), 3: (12, 20, 14, 30)})  # ids 1 and 3: no object 2
+    root = make_davis2017(tmp_path / "DAVIS", {"gap": gap, "one": _frames(5, {1: (4, 12, 4, 20)})})
+    write_ids(tmp_path / "res" / "gap", _frames(5, {1: (2, 10, 2, 10)}))  # object 3 missed
+    write_ids(tmp_path / "res" / "one", _frames(5, {1: (4, 12, 4, 20)}))
+    with caplog.at_level(logging.WARNING):
+        scores = evaluate_folder(tmp_path / "res", root, jobs=2)  # warned in this process
+    assert [(s.name, s.J[0], s.in_first_frame) for s in scores] == [
+        ("gap_1", 1.0, True), ("gap_2", 1.0, False), ("gap_3", 0.0, True), ("one_1", 1.0, True)]
+    assert [r.getMessage()[:67] for r in caplog.records] == [
+        "warning: sequence gap: object id(s) 2 absent from its first ground-"]
+    metrics = summarize(scores, global_row(scores), {})
+    assert metrics["J_and_F"] == pytest.approx(3 / 4)  # the toolkit's: id 2 counts as perfect
+    assert metrics["J_and_F_present"] == pytest.approx(2 / 3)  # objects 1 and 3 of gap, one's 1
+    assert metrics["num_objects_present"] == 3
+    kept = [s for s in scores if s.name != "gap_2"]
+    assert "J_and_F_present" not in summarize(kept, global_row(kept), {})  # all present: as before
