@@ -5,6 +5,9 @@ ids present, attributes, measured speed). Each npz holds ``frames`` (T, h, w, 3)
 ``masks`` (T, h, w) uint8 at the working resolution ``(h, w)``. Evaluation still scores at the
 ORIGINAL resolution against the DAVIS root itself, as the official toolkit does; the index
 keeps the original size so predictions can be upsampled back to it.
+
+Val sequences are checked here for what fine-tuning and evaluation need
+(:func:`check_val_sequence`), so that a data problem stops the pipeline before any training.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pipeline.data.photos import decode_photos
 from pipeline.fileio import atomic_dir
 
 INDEX = "index.parquet"
+MIN_VAL_FRAMES = 3  # evaluation scores frames 1..N-2 (the semi-supervised protocol)
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -40,6 +44,34 @@ def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if masks.shape[1:3] == (h, w):
         return masks
     return np.stack([np.asarray(Image.fromarray(m).resize((w, h), Image.NEAREST)) for m in masks])
+
+
+def vanished_objects(mask: np.ndarray, mask_small: np.ndarray) -> list[tuple[int, int]]:
+    """(id, pixels in ``mask``) of every object of ``mask`` that covers no pixel of
+    ``mask_small``, its copy at the working size."""
+    ids = (int(k) for k in np.unique(mask) if k not in (0, VOID))
+    return [(k, int((mask == k).sum())) for k in ids if not (mask_small == k).any()]
+
+
+def check_val_sequence(seq: Sequence, mask0: np.ndarray, mask0_small: np.ndarray) -> None:
+    """A DavisError for what the finetune or evaluate stage would refuse: fewer than
+    :data:`MIN_VAL_FRAMES` annotated frames, no object in frame 0, or a frame-0 object that
+    vanishes at the working size (``mask0_small``)."""
+    first, h, w = seq.masks[0], *mask0_small.shape
+    if len(seq.masks) < MIN_VAL_FRAMES:
+        raise DavisError(
+            f"{first.parent}: val sequence {seq.name!r} has {len(seq.masks)} annotated frame(s); "
+            f"evaluation scores frames 1..N-2, so it needs at least {MIN_VAL_FRAMES}: add its "
+            "masks, or move the sequence to the train split")
+    if not any(k not in (0, VOID) for k in np.unique(mask0)):
+        raise DavisError(
+            f"{first}: the frame-0 mask of val sequence {seq.name!r} holds no object; mark "
+            "the objects to segment (ids > 0), or move the sequence to the train split")
+    for k, pixels in vanished_objects(mask0, mask0_small)[:1]:
+        raise DavisError(
+            f"{first}: object {k} ({pixels} pixel(s)) of val sequence {seq.name!r} vanishes at "
+            f"the working size {w}x{h}; give a larger decode.height / decode.width (fix "
+            "params.yaml), or a larger mask of it")
 
 
 def motion_speed(masks: np.ndarray) -> float:
@@ -126,9 +158,11 @@ def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
         rows: list[dict] = []
         for seq in tqdm(sequences, desc="decode", unit="seq"):
             frames, masks = decode_sequence(seq)
+            small = resize_masks(masks, size)
+            if seq.split == "val":
+                check_val_sequence(seq, masks[0], small[0])
             speed = motion_speed(masks)
-            np.savez(tmp / f"{seq.name}.npz", frames=resize_frames(frames, size),
-                     masks=resize_masks(masks, size))
+            np.savez(tmp / f"{seq.name}.npz", frames=resize_frames(frames, size), masks=small)
             rows += _index_rows(seq, masks, speed, seq.name in held_out)
         pq.write_table(pa.Table.from_pylist(rows), tmp / INDEX)
         decode_photos(davis_root, tmp)

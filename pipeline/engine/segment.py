@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.data.cache import resize_frames, resize_masks
+from pipeline.data.cache import resize_frames, resize_masks, vanished_objects
 from pipeline.data.davis import VOID, write_palette_png
 from pipeline.engine.osvos import FinetuneConfig
 from pipeline.engine.video_input import (SegmentError, read_first_mask,  # noqa: F401 (re-exported)
@@ -138,12 +138,11 @@ def check_out(out: Path, video: Path, mask: Path) -> None:
 
 def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray) -> None:
     """Every object of the mask still covers a pixel at the working size, or a SegmentError."""
-    for k in (int(i) for i in np.unique(mask) if i not in (0, VOID)):
-        if not (mask_small == k).any():
-            raise SegmentError(
-                f"{mask_path}: object {k} ({int((mask == k).sum())} pixel(s)) vanishes at the "
-                f"working size {mask_small.shape[1]}x{mask_small.shape[0]}; give a larger "
-                "--height (or --width), or a larger mask of it")
+    for k, pixels in vanished_objects(mask, mask_small)[:1]:
+        raise SegmentError(
+            f"{mask_path}: object {k} ({pixels} pixel(s)) vanishes at the working size "
+            f"{mask_small.shape[1]}x{mask_small.shape[0]}; give a larger --height (or --width), "
+            "or a larger mask of it")
 
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,

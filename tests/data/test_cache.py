@@ -1,4 +1,6 @@
 """Decoding into the Parquet index + npz arrays, on tiny roots and on the real data."""
+import shutil
+
 import numpy as np
 import pytest
 
@@ -40,20 +42,24 @@ def test_motion_speed_is_mean_centroid_step_over_the_diagonal():
 
 
 def test_unannotated_frames_become_void(root2016, tmp_path):
-    for t in (2, 3):
-        (root2016 / f"Annotations/480p/blackswan/{t:05d}.png").unlink()
+    for t in (2, 3, 4):  # of the train sequence (a val sequence needs 3 annotated frames)
+        (root2016 / f"Annotations/480p/dog-agility/{t:05d}.png").unlink()
     cache = decode(root2016, tmp_path / "cache", (H, W))
-    _, masks = load_arrays(cache, "blackswan")
+    _, masks = load_arrays(cache, "dog-agility")
     assert np.all(masks[2:] == VOID) and np.array_equal(masks[1], square_mask(1))
-    rows = [r for r in read_index(cache).to_pylist() if r["sequence"] == "blackswan"]
-    assert [r["object_ids"] for r in rows] == [[1], [1], [], []]
+    rows = [r for r in read_index(cache).to_pylist() if r["sequence"] == "dog-agility"]
+    assert [r["object_ids"] for r in rows] == [[1], [1], [], [], []]
 
 
 def test_real_2017_fragment_decodes_with_ids_1_2_and_void(fragment_2017, tmp_path):
-    cache = decode(fragment_2017, tmp_path / "cache", (120, 214))
+    root = shutil.copytree(fragment_2017, tmp_path / "DAVIS")
+    (root / "ImageSets" / "2017").mkdir(parents=True)  # tennis to train: 2 frames are too few
+    (root / "ImageSets" / "2017" / "train.txt").write_text("tennis\n")  # for a val sequence
+    (root / "ImageSets" / "2017" / "val.txt").write_text("")
+    cache = decode(root, tmp_path / "cache", (120, 214))
     rows = read_index(cache).to_pylist()
     assert [(r["sequence"], r["frame"], r["split"], r["year"], r["object_ids"]) for r in rows] == [
-        ("tennis", 0, "val", 2017, [1, 2]), ("tennis", 1, "val", 2017, [1, 2])]
+        ("tennis", 0, "train", 2017, [1, 2]), ("tennis", 1, "train", 2017, [1, 2])]
     assert (rows[0]["height"], rows[0]["width"]) == (480, 854)
     _, masks = load_arrays(cache, "tennis")
     assert set(np.unique(masks)) <= {0, 1, 2, VOID} and {1, 2} <= set(np.unique(masks))
