@@ -52,7 +52,9 @@ class FinetuneConfig(ClipTraining):
     (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
     each clip's prediction with its mirror image's; ``predict_bf16``: prediction under
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
-    of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`)."""
+    of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
+    ``train_backbone``: false keeps the backbone as the parent left it and adapts the decoder
+    alone (no backward pass through the backbone: cheaper steps)."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -63,6 +65,7 @@ class FinetuneConfig(ClipTraining):
     test_flip: bool = True
     predict_bf16: bool = False
     predict_context_scale: float = 0.9
+    train_backbone: bool = True
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
 
@@ -123,6 +126,8 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     augment = Compose([build(TRANSFORMS, dict(t)) for t in cfg.augment])
     model.to(device).train()
     _freeze_batchnorm(model)
+    if not cfg.train_backbone:
+        model.backbone.eval().requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr * 0.01)
@@ -179,12 +184,98 @@ def aggregate_argmax(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
     return out
 
 
-@torch.no_grad()
+class Propagator:
+    """Online mask propagation, one frame at a time (:meth:`step`): the state of
+    :func:`propagate` (the network's inference copy, the flow warper, each object's box and the
+    last ``clip_len - 1`` frames with their predicted masks), so that a caller can stream a
+    video of any length in constant memory, and give masks at later frames.
+
+    Masks are class maps at the working size (``0`` background, ``1..K`` the objects, ``255``
+    void, taken as background); :meth:`step` returns the frame's classes at ``out_size``
+    (default: the working size). See :func:`propagate` for ``flip``, ``bf16`` and
+    ``context_scale``.
+    """
+
+    def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
+                 device: str = "cpu", flip: bool = False, bf16: bool = False,
+                 context_scale: float = 1.0):
+        self.model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
+        self.clip_len, self.out_size, self.flip, self.bf16 = clip_len, out_size, flip, bf16
+        self.context = self.model.context * context_scale
+        self.warper = FlowWarper()
+        self.frames: list[np.ndarray] = []  # the last clip_len - 1 frames (working size)
+        self.ids: list[np.ndarray] = []  # their classes
+        self.boxes: list = []  # per object: its crop box, kept where the prior is empty
+        self.num_objects = 0
+
+    @torch.no_grad()
+    def step(self, frame: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """The classes of ``frame`` (h, w, 3) uint8 at ``out_size``.
+
+        ``labels`` (h, w): given classes for this frame (the first frame's mask, or a later
+        one): each class it holds takes exactly its pixels there (a new object starts being
+        tracked, a known one is reset), the other objects are propagated as usual.
+        """
+        h, w = frame.shape[:2]
+        out_size = tuple(self.out_size or (h, w))
+        if not self.frames and labels is None:
+            raise ValueError("the first frame needs its mask (labels)")
+        ids, fg = (self._predict(frame) if self.frames and self.num_objects
+                   else (np.zeros((h, w), np.uint8), None))
+        if labels is not None:
+            ids, fg = self._given(ids, labels), None
+        self.frames = (self.frames + [frame])[-(self.clip_len - 1):] if self.clip_len > 1 else []
+        self.ids = (self.ids + [ids])[-(self.clip_len - 1):] if self.clip_len > 1 else []
+        self._last = (frame, ids)
+        if fg is None or out_size == (h, w):
+            return _resize_ids(ids, out_size)
+        return _upsampled_argmax(aggregate(fg), out_size)
+
+    def _given(self, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """``ids`` with the classes of ``labels`` set from it; new classes get their boxes."""
+        (h, w), ids = ids.shape, ids.copy()
+        for k in (int(c) for c in np.unique(labels) if c not in (0, VOID)):
+            ids[ids == k] = 0
+            ids[labels == k] = k
+        self.num_objects = max(self.num_objects, int(ids.max()))
+        self.boxes += [None] * (self.num_objects - len(self.boxes))
+        for k in range(1, self.num_objects + 1):
+            if (labels == k).any() or self.boxes[k - 1] is None:
+                self.boxes[k - 1] = (object_box(ids == k, self.context) or self.boxes[k - 1]
+                                     or (h / 2, w / 2, float(max(h, w))))
+        return ids
+
+    def _predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classes (h, w) and per-object foreground probabilities (K, h, w) of ``frame``."""
+        (h, w), k_count, s = frame.shape[:2], self.num_objects, self.model.crop_size
+        prev_frame, prev_ids = self._last
+        prev = np.stack([(prev_ids == k) for k in range(1, k_count + 1)]).astype(np.float32)
+        prior = self.warper.warp(prev, prev_frame, frame) > 0.5
+        pad = self.clip_len - 1 - len(self.frames)  # at the start the first frame repeats
+        past = np.stack(self.frames[:1] * pad + self.frames) if self.clip_len > 1 else None
+        past_ids = np.stack(self.ids[:1] * pad + self.ids) if self.clip_len > 1 else None
+        clip = np.concatenate([past, frame[None]]) if past is not None else frame[None]
+        clips = []
+        for k in range(k_count):
+            self.boxes[k] = object_box(prior[k], self.context) or self.boxes[k]
+            masks = prior[k][None].astype(np.uint8)
+            if past_ids is not None:
+                masks = np.concatenate([(past_ids == k + 1).astype(np.uint8), masks])
+            clips.append(with_prior(crop(clip, self.boxes[k], s),
+                                    crop(masks, self.boxes[k], s, nearest=True)))
+        inputs = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
+        data = self.model.data_preprocessor({"inputs": inputs}, False)
+        fg_crops = _predict_last(self.model, data["inputs"], self.flip, self.bf16).float().cpu().numpy()
+        fg = np.stack([paste(fg_crops[k], self.boxes[k], (h, w)) for k in range(k_count)])
+        return aggregate_argmax(fg), fg
+
+
 def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               out_size: tuple[int, int] | None = None, device: str = "cpu",
               progress=None, flip: bool = False, bf16: bool = False,
               context_scale: float = 1.0) -> np.ndarray:
-    """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``.
+    """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
+    by a :class:`Propagator`.
 
     frames: (T, h, w, 3) uint8; labels0: (h, w) class indices 0..K (255 void, taken as
     background). ``out_size`` (H, W): class probabilities are upsampled bilinearly to it
@@ -205,35 +296,11 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     On the synthetic default 0.9 costs 0.012 (three seeds), where the flow on 96x160 frames
     lags fast objects; the default follows the real-video result.
     """
-    model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
-    num, (h, w) = len(frames), frames.shape[1:3]
-    k_count = int(max((k for k in np.unique(labels0) if k != VOID), default=0))
-    out_size = tuple(out_size or (h, w))
-    ids = np.zeros((num, h, w), np.uint8)  # working-resolution predictions, class indices
-    ids[0] = np.where(labels0 == VOID, 0, labels0)
-    out = np.zeros((num,) + out_size, np.uint8)
-    out[0] = _resize_ids(ids[0], out_size)
-    if k_count == 0:
-        return out
-    s, warper, context = model.crop_size, FlowWarper(), model.context * context_scale
-    boxes = [object_box(ids[0] == k, context) or (h / 2, w / 2, float(max(h, w)))
-             for k in range(1, k_count + 1)]
-    for t in range(1, num):
-        prev = np.stack([(ids[t - 1] == k) for k in range(1, k_count + 1)]).astype(np.float32)
-        prior = warper.warp(prev, frames[t - 1], frames[t]) > 0.5
-        idx = np.maximum(np.arange(t - clip_len + 1, t + 1), 0)
-        clips = []
-        for k in range(k_count):
-            boxes[k] = object_box(prior[k], context) or boxes[k]
-            masks = (ids[idx[:-1]] == k + 1).astype(np.uint8)
-            masks = np.concatenate([masks, prior[k][None].astype(np.uint8)])
-            clips.append(with_prior(crop(frames[idx], boxes[k], s), crop(masks, boxes[k], s, nearest=True)))
-        inputs = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
-        data = model.data_preprocessor({"inputs": inputs}, False)
-        fg_crops = _predict_last(model, data["inputs"], flip, bf16).float().cpu().numpy()
-        fg = np.stack([paste(fg_crops[k], boxes[k], (h, w)) for k in range(k_count)])
-        ids[t] = aggregate_argmax(fg)
-        out[t] = ids[t] if out_size == (h, w) else _upsampled_argmax(aggregate(fg), out_size)
+    propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale)
+    out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
+    out[0] = propagator.step(frames[0], labels0)
+    for t in range(1, len(frames)):
+        out[t] = propagator.step(frames[t])
         if progress is not None:
             progress.update(1)
     return out

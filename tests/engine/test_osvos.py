@@ -8,7 +8,7 @@ from pipeline.data.davis import VOID
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
     FinetuneConfig, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
-    propagate,
+    Propagator, propagate,
 )
 from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
@@ -86,6 +86,26 @@ def test_propagation_follows_the_flow_of_each_object():
     assert big.shape == (10, 120, 180) and set(np.unique(big)) == {0, 1, 2}
 
 
+def test_a_propagator_streams_frames_and_takes_an_object_at_a_later_frame():
+    """One frame at a time, as propagate(); a mask at frame 3 adds object 2 (absent from frame
+    0's mask) and moves object 1 back where that mask says (a correction)."""
+    frames, ids = _moving_squares()
+    prop = Propagator(PriorCopier(), clip_len=4)
+    first = np.where(ids[0] == 2, 0, ids[0])
+    out = [prop.step(frames[0], first)] + [prop.step(f) for f in frames[1:3]]
+    assert np.array_equal(out[0], first) and not any((o == 2).any() for o in out)
+    shifted = np.roll(ids[3] == 1, 6, axis=1)  # object 1 given 6 px off its place, to see it taken
+    given = np.where(shifted, 1, np.where(ids[3] == 2, 2, 0)).astype(np.uint8)
+    out.append(prop.step(frames[3], given))
+    assert np.array_equal(out[3], given)
+    out += [prop.step(f) for f in frames[4:]]
+    j2 = [db_eval_iou(ids[t] == 2, out[t] == 2) for t in range(4, len(ids))]
+    assert min(j2) > 0.6, j2
+    assert np.array_equal(np.stack(out[:3]), propagate(PriorCopier(), frames[:3], first, clip_len=4))
+    with pytest.raises(ValueError, match="first frame needs its mask"):
+        Propagator(PriorCopier(), clip_len=4).step(frames[0])
+
+
 class CropRecorder(PriorCopier):
     """Answers its prior and records the share of each crop that the prior covers (in a
     class attribute: propagation predicts with a copy of the model)."""
@@ -157,3 +177,15 @@ def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):
     out = classes_to_ids(propagate(model, frames, labels0, 4), ids)
     assert out.shape == masks.shape and np.array_equal(out[0], np.where(masks[0] == 255, 0, masks[0]))
     assert db_eval_iou(masks[1] > 0, out[1] > 0) > 0.5
+
+
+def test_finetune_with_a_frozen_backbone_adapts_the_decoder_alone(tiny_cache, tiny_model_cfg):
+    torch.manual_seed(0)
+    model = build_segmenter(tiny_model_cfg)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    frames, masks = load_arrays(tiny_cache, sequence_table(tiny_cache, "val")[0]["name"])
+    cfg = FinetuneConfig(steps=5, lr=5e-3, batch_size=2, clip_len=4, train_backbone=False,
+                         augment=ClipAugment(flip=0, colour=0))
+    finetune(model, frames, frame0_labels(masks[0], [1]), cfg)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("decoder.") for k in changed), sorted(changed)[:5]
