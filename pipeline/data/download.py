@@ -30,6 +30,7 @@ from tqdm import tqdm
 from pipeline.data.davis import DavisError, detect_year, find_davis_root
 from pipeline.data.fetch import fetch_archive
 from pipeline.data.photos import install_photos
+from pipeline.data.source import check_links
 from pipeline.data.synthetic import SyntheticSpec, generate
 from pipeline.errors import ConfigError
 from pipeline.fileio import atomic_dir
@@ -107,6 +108,7 @@ def from_local(path: Path, out: Path) -> Path:
     path = Path(path).expanduser()
     if not path.exists():
         raise DavisError(f"{path}: download.path does not exist; set it to a DAVIS folder or zip")
+    check_links(path)
     return _install(path, Path(out))
 
 
@@ -167,6 +169,7 @@ def install_dataset(source: str, out: Path, path: str | None = None,
                        checksum)
         hold_out(tmp, tuple(holdout))
         if photos:
+            check_links(photos)
             install_photos(Path(photos).expanduser(), tmp)
     return out
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline.data.cache import sequence_table
 from tests.support import REPO, make_root, zip_folder
 
@@ -31,3 +33,23 @@ def test_local_zip_download_then_decode_and_a_bad_mask_exits_2(tmp_path):
         f"error: data/davis/Annotations/480p/blackswan/00002.png: zero-byte mask; "
         "re-extract it from the archive")
     assert len(sequence_table(cache)) == 2  # the previous cache is untouched
+
+
+def test_a_broken_link_in_the_local_copy_is_one_line_naming_it(tmp_path, capsys):
+    from stages import download, source
+
+    root = make_root(tmp_path / "src", 2016)
+    link = root / "JPEGImages/480p/blackswan/00004.jpg"
+    link.symlink_to(tmp_path / "gone.jpg")
+    params = tmp_path / "params.yaml"
+    params.write_text(f"download:\n  source: local\n  path: {root}\n")
+    for stage, out, more in ((source, tmp_path / "source.json", {}),
+                             (download, tmp_path / "davis", {"archives": tmp_path / "archives"})):
+        with pytest.raises(SystemExit) as exit_:
+            stage.main(out=out, params=params, **more)
+        err = capsys.readouterr().err.splitlines()
+        assert exit_.value.code == 2 and len(err) == 1, err
+        assert err[0] == (f"error: {link}: a broken symbolic link (to {tmp_path / 'gone.jpg'}, "
+                          f"which does not exist) below {root}; remove the link or restore its "
+                          "target")
+        assert not out.exists()
