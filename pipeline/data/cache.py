@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from pipeline.data.davis import VOID, DavisError, Sequence, list_sequences, read_frame, read_mask
-from pipeline.data.download import held_out_names
+from pipeline.data.download import held_out_names, with_origin
 from pipeline.data.photos import decode_photos
 from pipeline.fileio import atomic_dir
 
@@ -148,11 +148,19 @@ def decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
     photos for pretraining, if it has any (:func:`~pipeline.data.photos.decode_photos`).
 
     Everything goes into a temp folder renamed at the end: on an error the previous cache
-    (or none) stays and nothing half-written is left.
+    (or none) stays and nothing half-written is left. An error about a file of a root copied
+    from ``download.path`` names the original file too
+    (:func:`~pipeline.data.download.with_origin`).
     """
-    cache_dir = Path(cache_dir)
+    try:
+        return _decode(Path(davis_root), Path(cache_dir), size)
+    except DavisError as exc:  # a root copied from download.path: name the original file too
+        raise DavisError(with_origin(str(exc), Path(davis_root))) from None
+
+
+def _decode(davis_root: Path, cache_dir: Path, size: tuple[int, int]) -> Path:
     with atomic_dir(cache_dir) as tmp:
-        sequences = list_sequences(Path(davis_root))
+        sequences = list_sequences(davis_root)
         held_out = held_out_names(davis_root)
         tmp.mkdir(parents=True)
         rows: list[dict] = []

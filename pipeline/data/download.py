@@ -17,9 +17,14 @@ into ``Photos/`` for pretraining (:mod:`pipeline.data.photos`).
 
 The output folder is written beside ``out`` and renamed into place: an error leaves the
 previous ``out`` (or none) and no half-written folder.
+
+A root copied from ``download.path`` (or holding ``download.photos``) records where it came
+from in ``sfvos_origin.json``: an error about a file of the copy also names the file under
+``download.path`` that the user must fix (:func:`with_origin`, which decode applies).
 """
 from __future__ import annotations
 
+import json
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ from tqdm import tqdm
 
 from pipeline.data.davis import DavisError, detect_year, find_davis_root
 from pipeline.data.fetch import fetch_archive
-from pipeline.data.photos import install_photos
+from pipeline.data.photos import FOLDER, install_photos
 from pipeline.data.source import check_links
 from pipeline.data.synthetic import SyntheticSpec, generate
 from pipeline.errors import ConfigError
@@ -61,6 +66,7 @@ OFFICIAL = {
 SOURCES = ("synthetic", "local", *OFFICIAL)
 SKIPPED_RESOLUTIONS = {"1080p", "Full-Resolution"}
 HOLDOUT = "holdout.txt"  # in ImageSets/: the train sequences moved to val
+ORIGIN = "sfvos_origin.json"  # in a root copied from download.path / download.photos
 
 
 def safe_extract(archive: Path, target: Path) -> None:
@@ -83,8 +89,9 @@ def safe_extract(archive: Path, target: Path) -> None:
             zf.extract(m, target)
 
 
-def _install(path: Path, out: Path) -> Path:
-    """Copy (folder) or extract (zip) the DAVIS root in ``path`` to ``out``, atomically."""
+def _install(path: Path, out: Path) -> dict:
+    """Copy (folder) or extract (zip) the DAVIS root in ``path`` to ``out``, atomically;
+    returns where the root came from: ``{"root": folder}`` or ``{"archive", "member"}``."""
     staging = out.with_name(out.name + ".extract")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -94,17 +101,44 @@ def _install(path: Path, out: Path) -> Path:
                     raise DavisError(f"{path}: not a zip archive; give a DAVIS folder or the "
                                      "official zip")
                 safe_extract(path, staging)
-                shutil.move(str(find_davis_root(staging)), tmp)
+                root = find_davis_root(staging)
+                origin = {"archive": str(path.resolve()),
+                          "member": root.relative_to(staging).as_posix()}
+                shutil.move(str(root), tmp)
             else:
-                shutil.copytree(find_davis_root(path), tmp)
+                root = find_davis_root(path)
+                origin = {"root": str(root.resolve())}
+                shutil.copytree(root, tmp)
             detect_year(tmp)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return origin
 
 
-def from_local(path: Path, out: Path) -> Path:
-    """A local DAVIS folder or zip (either year) installed as the DAVIS root ``out``."""
+def with_origin(message: str, root: Path) -> str:
+    """``message`` (``<file>: ...``) with the file's origin after the file where ``<file>``
+    lies in the DAVIS ``root`` copied from ``download.path`` / ``download.photos``: what the
+    user must fix is the original, not the copy."""
+    record = Path(root) / ORIGIN
+    head, sep, rest = message.partition(": ")
+    if not sep or not record.is_file() or not Path(head).is_relative_to(root):
+        return message
+    origin, rel = json.loads(record.read_text()), Path(head).relative_to(root)
+    if rel.parts[:1] == (FOLDER,) and "photos" in origin:
+        where = f"{Path(origin['photos'], *rel.parts[1:])}, download.photos"
+    elif "archive" in origin:
+        member = PurePosixPath(origin["member"], rel.as_posix())
+        where = f"{member} in {origin['archive']}, download.path"
+    elif "root" in origin:
+        where = f"{Path(origin['root'], rel)}, download.path"
+    else:
+        return message
+    return f"{head} (copied from {where}){sep}{rest}"
+
+
+def from_local(path: Path, out: Path) -> dict:
+    """A local DAVIS folder or zip (either year) installed as the DAVIS root ``out``; returns
+    where the root came from (:func:`_install`)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise DavisError(f"{path}: download.path does not exist; set it to a DAVIS folder or zip")
@@ -121,7 +155,8 @@ def from_official(source: str, out: Path, archives: Path, url: str | None = None
     official = OFFICIAL[source]
     archive = Archive(url or official.url, checksum or official.checksum)
     zip_path = fetch_archive(archive.url, Path(archives) / archive.filename, archive.checksum)
-    return _install(zip_path, Path(out))
+    _install(zip_path, Path(out))
+    return Path(out)
 
 
 def hold_out(root: Path, names: tuple[str, ...]) -> None:
@@ -162,32 +197,38 @@ def install_dataset(source: str, out: Path, path: str | None = None,
                     holdout: tuple[str, ...] = (), photos: str | None = None) -> Path:
     """Install the DAVIS root of ``source`` at ``out`` (see :func:`install_source`), then hold
     out the train sequences ``holdout`` (:func:`hold_out`) and add the photos of
-    ``photos`` (:func:`~pipeline.data.photos.install_photos`), all atomically."""
+    ``photos`` (:func:`~pipeline.data.photos.install_photos`), all atomically; a root copied
+    from ``path`` or ``photos`` records where from (:data:`ORIGIN`, :func:`with_origin`)."""
     out = Path(out)
     with atomic_dir(out) as tmp:
-        install_source(source, tmp, path, synthetic, archives or out.with_name("archives"), url,
-                       checksum)
+        origin = install_source(source, tmp, path, synthetic, archives or out.with_name("archives"),
+                                url, checksum)
         hold_out(tmp, tuple(holdout))
         if photos:
             check_links(photos)
             install_photos(Path(photos).expanduser(), tmp)
+            origin["photos"] = str(Path(photos).expanduser().resolve())
+        if origin:
+            (tmp / ORIGIN).write_text(json.dumps(origin, indent=1))
     return out
 
 
 def install_source(source: str, out: Path, path: str | None = None,
                    synthetic: dict | None = None, archives: Path | None = None,
-                   url: str | None = None, checksum: str | None = None) -> Path:
+                   url: str | None = None, checksum: str | None = None) -> dict:
     """Install the DAVIS root of ``source`` at ``out``: generated, copied / extracted from a
     local folder or zip, or downloaded (:func:`~pipeline.data.fetch.fetch_archive`) and
-    extracted."""
+    extracted. Returns where a local root came from (:func:`_install`), else ``{}``."""
     if source == "synthetic":
-        return generate(Path(out), SyntheticSpec(**(synthetic or {})))
+        generate(Path(out), SyntheticSpec(**(synthetic or {})))
+        return {}
     if source == "local":
         if not path:
             raise ConfigError("download.source=local needs download.path (a DAVIS folder or zip)")
         return from_local(Path(path), Path(out))
     if source in OFFICIAL:
         archives = Path(archives) if archives else Path(out).with_name("archives")
-        return from_official(source, Path(out), archives, url, checksum)
+        from_official(source, Path(out), archives, url, checksum)
+        return {}
     raise ConfigError(f"download.source={source!r} is not one of {', '.join(SOURCES)}; "
                       "fix params.yaml")

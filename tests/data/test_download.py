@@ -6,15 +6,18 @@ import zipfile
 import pytest
 
 from pipeline.data.davis import DavisError, list_sequences
-from pipeline.data.download import install_dataset, safe_extract
+from pipeline.data.cache import decode
+from pipeline.data.download import ORIGIN, install_dataset, safe_extract
 from pipeline.data.fetch import DownloadError
 from pipeline.errors import ConfigError
 from stages import download as download_stage
-from tests.support import sample_subset, zip_folder
+from tests.support import make_root, sample_subset, zip_folder
 
 
 def _files(root):
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    """The files of a root, less the record of where a local copy came from."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.is_file() and p.name != ORIGIN)
 
 
 def test_local_folder_and_zip_of_the_real_sample_give_the_same_root(sample_2016, tmp_path):
@@ -96,3 +99,18 @@ def test_synthetic_source_still_writes_a_2017_root(tmp_path):
                           synthetic=dict(num_train=1, num_val=1, num_frames=3, height=32, width=48))
     assert [(s.split, s.year, len(s.frames)) for s in list_sequences(out)] == [
         ("train", 2017, 3), ("val", 2017, 3)]
+    assert not (out / ORIGIN).exists()  # nothing to trace back: the root is as before
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+def test_decode_errors_in_a_local_copy_name_the_original_file(kind, tmp_path):
+    root = make_root(tmp_path / "mine" / "DAVIS", 2016)
+    path = tmp_path / "mine" if kind == "folder" else zip_folder(root, tmp_path / "mine.zip")
+    davis = install_dataset("local", tmp_path / "davis", path=str(path))
+    rel = "JPEGImages/480p/blackswan/00001.jpg"
+    (davis / rel).write_bytes(b"not a jpeg")  # as if the file under download.path were bad
+    with pytest.raises(DavisError) as err:
+        decode(davis, tmp_path / "cache", (16, 24))
+    origin = root / rel if kind == "folder" else f"DAVIS/{rel} in {path}"
+    assert str(err.value).startswith(
+        f"{davis / rel} (copied from {origin}, download.path): cannot decode the image")

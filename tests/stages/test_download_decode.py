@@ -30,8 +30,9 @@ def test_local_zip_download_then_decode_and_a_bad_mask_exits_2(tmp_path):
     bad = _run("stages.decode", "--davis", "data/davis", "--out", "data/cache", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.splitlines()[-1] == (
-        f"error: data/davis/Annotations/480p/blackswan/00002.png: zero-byte mask; "
-        "re-extract it from the archive")
+        "error: data/davis/Annotations/480p/blackswan/00002.png (copied from "
+        f"DAVIS/Annotations/480p/blackswan/00002.png in {archive.resolve()}, download.path): "
+        "zero-byte mask; re-extract it from the archive")
     assert len(sequence_table(cache)) == 2  # the previous cache is untouched
 
 
