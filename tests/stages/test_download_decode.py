@@ -54,3 +54,39 @@ def test_a_broken_link_in_the_local_copy_is_one_line_naming_it(tmp_path, capsys)
                           f"which does not exist) below {root}; remove the link or restore its "
                           "target")
         assert not out.exists()
+
+
+@pytest.mark.parametrize("other", ["running", "finished"])
+def test_the_source_stage_refuses_while_another_dvc_run_holds_the_project(other, tmp_path,
+                                                                           monkeypatch, capsys):
+    import json
+
+    from stages import source
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("download:\n  source: synthetic\n")
+    holder = subprocess.Popen(["sleep", "60"] if other == "running" else ["true"])
+    if other == "finished":
+        holder.wait()  # a killed run's entry: its process is gone
+    out, cache = tmp_path / "data" / "source.json", str(tmp_path / "data" / "cache")
+    rwlock = tmp_path / ".dvc" / "tmp" / "rwlock"
+    rwlock.parent.mkdir(parents=True)
+    rwlock.write_text(json.dumps({  # as DVC writes it: this run holds out, another the cache
+        "write": {str(out): {"pid": os.getpid(), "cmd": "dvc repro"}},
+        "read": {cache: [{"pid": holder.pid, "cmd": "dvc repro"}]}}))
+    try:
+        if other == "finished":
+            source.main(out=Path("data/source.json"), params=Path("params.yaml"))
+            assert json.loads(out.read_text()) == {"source": "synthetic"}
+            return
+        with pytest.raises(SystemExit) as exit_:
+            source.main(out=Path("data/source.json"), params=Path("params.yaml"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: .dvc/tmp/rwlock: another DVC run (pid {holder.pid}: dvc repro) holds {cache} of "
+        "this project; wait for it to finish, then run again (this run stopped before changing "
+        "anything)"]
+    assert json.loads(out.read_text()) == {"source": "synthetic"}  # the file DVC removed, back
