@@ -11,7 +11,10 @@ from stages.common import one_line_errors
 @one_line_errors
 def main(
     input: Path = typer.Argument(..., help="video file (mp4, avi, mov) or folder of frames"),
-    mask: Path = typer.Option(..., "--mask", help="palette or binary PNG mask of frame 0"),
+    mask: list[str] = typer.Option(..., "--mask", help="PNG mask of frame 0 (palette ids, "
+                                   "0/255 binary or coloured objects on black); repeat as "
+                                   "--mask N:PATH for a mask at frame N: its new ids are tracked "
+                                   "from there, its known ids reset (a correction)"),
     out: Path = typer.Option(..., "--out", help="folder for PNGs, overlay.mp4, areas.csv (new, "
                              "empty or an earlier result, which is replaced)"),
     checkpoint: Optional[Path] = typer.Option(
@@ -26,6 +29,8 @@ def main(
         "alone, from the aspect ratio)"),
     width: Optional[int] = typer.Option(None, help="working width (default: keep aspect)"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
+    per_object: bool = typer.Option(False, "--per-object",
+                                    help="also a folder object_<id>/ of 0/255 PNGs per object"),
 ) -> None:
     """Segment your own video from the mask of its first frame."""
     from dataclasses import replace
@@ -34,11 +39,20 @@ def main(
     from pipeline.engine.segment import segment_video
     from pipeline.weights import PARENT_CHECKPOINT
 
-    summary = segment_video(input, mask, checkpoint or PARENT_CHECKPOINT, out,
-                            replace(FinetuneConfig(), steps=steps, test_flip=flip,
-                                    predict_bf16=bf16), height, width, device, pathways)
+    summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
+                            out, replace(FinetuneConfig(), steps=steps, test_flip=flip,
+                                         predict_bf16=bf16), height, width, device, pathways,
+                            per_object)
     typer.echo(
         f"segmented {summary['frames']} frames, {summary['objects']} object(s) in "
         f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s); outputs in {out}/ "
         "(00000.png..., overlay.mp4, areas.csv)"
     )
+
+
+def mask_at(option: str) -> tuple[int, Path]:
+    """``--mask PATH`` (frame 0) or ``--mask N:PATH`` -> (N, PATH)."""
+    frame, sep, path = option.partition(":")
+    if sep and frame.isdigit():
+        return int(frame), Path(path)
+    return 0, Path(option)

@@ -13,68 +13,203 @@ input or the mask.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from pipeline.data.cache import resize_frames, resize_masks, vanished_objects
 from pipeline.data.davis import VOID, write_palette_png
-from pipeline.engine.osvos import FinetuneConfig
-from pipeline.engine.video_input import (SegmentError, read_first_mask,  # noqa: F401 (re-exported)
-                                         read_video, rgb_to_ids)
-from pipeline.engine.vos import load_segmenter, segment_sequence
+from pipeline.engine.osvos import FinetuneConfig, Propagator, classes_to_ids, finetune
+from pipeline.engine.video_input import (SegmentError, VideoSource,  # noqa: F401 (re-exported)
+                                         read_first_mask, read_video, rgb_to_ids)
+from pipeline.engine.vos import load_segmenter
 from pipeline.errors import ConfigError, TrainingDivergedError
-from pipeline.fileio import atomic_dir, exclusive_lock, write_csv_atomic
-from pipeline.visualize import blend, write_video
+from pipeline.fileio import atomic_dir, atomic_path, exclusive_lock, write_csv_atomic
+from pipeline.visualize import blend, mp4_writer
 
 MARKER = ".sfvos-segment.json"
 DEFAULT_HEIGHT = 480
 
 
-def segment_video(video: Path, mask_path: Path, checkpoint: Path, out_dir: Path,
-                  cfg: FinetuneConfig, height: int | None = None, width: int | None = None,
-                  device: str = "cpu", pathways: str | None = None) -> dict:
-    """Fine-tune on frame 0, segment every frame, write PNGs, overlay.mp4 and areas.csv.
+def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpoint: Path,
+                  out_dir: Path, cfg: FinetuneConfig, height: int | None = None,
+                  width: int | None = None, device: str = "cpu", pathways: str | None = None,
+                  per_object: bool = False) -> dict:
+    """Fine-tune on frame 0, segment every frame, write PNGs, overlay.mp4 and areas.csv (and
+    with ``per_object`` a folder ``object_<id>/`` of 0/255 PNGs per object).
 
-    The options, the output folder and the checkpoint are checked before the video is read.
+    ``mask_path``: frame 0's mask, or ``(frame, mask)`` pairs, frame 0's among them: a mask
+    at a later frame adds the objects it holds that are new (tracked from that frame on) and
+    resets the known ones it holds (a correction). The frames are streamed: read, segmented
+    and written one at a time, so memory does not grow with the video's length; fine-tuning
+    holds the first ``(clip_len - 1) * tau + 1`` frames, all it trains on. The options, the
+    output folder and the checkpoint are checked before the video is read.
     """
     if not Path(checkpoint).is_file():
         raise SegmentError(
             f"{checkpoint}: no checkpoint; run `make repro` to train one, or pass --checkpoint"
         )
+    masks = dict(_mask_list(mask_path))
     check_options(cfg, height, width, device, pathways)
     model = load_segmenter(checkpoint, pathways)  # readable, ours and of the asked pathways
     out_dir = Path(out_dir)
-    with output_folder(out_dir, video, mask_path) as tmp:
-        frames, fps = read_video(video)
-        mask = read_first_mask(mask_path, frames.shape[1:3])
-        size = working_size(frames.shape[1:3], height, width)
-        mask_small = resize_masks(mask[None], size)[0]
-        check_objects_kept(mask_path, mask, mask_small)
-        small = resize_frames(frames, size)
+    with output_folder(out_dir, video, masks.values()) as tmp:
+        source = VideoSource(video)
+        frames = iter(source)
+        head = list(itertools.islice(frames, (cfg.clip_len - 1) * cfg.tau + 1))
+        first = _read_mask(masks[0], head[0].shape[:2], height, width)
+        size = first.small.shape
+        objects = ObjectClasses([k for k in np.unique(first.ids) if k not in (0, VOID)])
         t0 = time.perf_counter()
-        ids, timing = _segment(model, small, mask, mask_small, cfg, device, checkpoint)
-        objects = write_outputs(tmp, frames, ids, mask, fps)
-        (tmp / MARKER).write_text(json.dumps({"input": str(video), "mask": str(mask_path),
+        losses = _finetune(model, resize_frames(np.stack(head), size), objects.classes(first.small),
+                           cfg, device, checkpoint)
+        t1 = time.perf_counter()
+        propagator = Propagator(model, cfg.clip_len, head[0].shape[:2], device, cfg.test_flip,
+                                cfg.predict_bf16, cfg.predict_context_scale)
+        with ResultWriter(tmp, source.fps, per_object) as writer, \
+                tqdm(total=source.declared, desc="segment", unit="frame") as bar:
+            for t, frame in enumerate(itertools.chain(head, frames)):
+                given = first if t == 0 else (_read_mask(masks[t], frame.shape[:2], height, width)
+                                              if t in masks else None)
+                if given is not None:
+                    objects.add(given.ids, t, writer)
+                small = resize_frames(frame[None], size)[0]
+                ids = objects.ids(propagator.step(small, None if given is None
+                                                  else objects.classes(given.small)))
+                if given is not None:  # a given mask is the answer at its own frame
+                    known = np.isin(given.ids, objects.order)
+                    ids = np.where(known, given.ids, np.where(np.isin(ids, given.present), 0, ids))
+                writer.write(t, frame, ids, objects.order)
+                bar.update(1)
+        num_frames = t + 1
+        late = [n for n in masks if n >= num_frames]
+        if late:
+            raise SegmentError(f"--mask {late[0]}:{masks[late[0]]}: frame {late[0]} never comes; "
+                               f"the video has {num_frames} frames (0 to {num_frames - 1})")
+        (tmp / MARKER).write_text(json.dumps({"input": str(video), "masks": {str(k): str(v) for k, v in masks.items()},
                                               "checkpoint": str(checkpoint),
-                                              "frames": len(frames)}, indent=1))
-        seconds = time.perf_counter() - t0
-    return {"frames": len(frames), "objects": len(objects), "seconds": seconds,
-            "fps": len(frames) / seconds, **timing}
+                                              "frames": num_frames}, indent=1))
+        t2 = time.perf_counter()
+    return {"frames": num_frames, "objects": len(objects.order), "seconds": t2 - t0,
+            "fps": num_frames / (t2 - t0), "finetune_s": t1 - t0, "predict_s": t2 - t1,
+            "predict_fps": num_frames / max(t2 - t1, 1e-9),
+            "final_loss": losses[-1] if losses else None}
 
 
-def _segment(model, small: np.ndarray, mask: np.ndarray, mask_small: np.ndarray,
-             cfg: FinetuneConfig, device: str, checkpoint: Path) -> tuple[np.ndarray, dict]:
-    """:func:`segment_sequence` with a progress bar; a diverged fine-tuning says what the
-    command can change (it has no learning-rate option)."""
+def _mask_list(mask_path) -> list[tuple[int, Path]]:
+    """``(frame, path)`` pairs, frame 0's first; a bare path is frame 0's."""
+    pairs = [(0, Path(mask_path))] if isinstance(mask_path, (str, Path)) else list(mask_path)
+    frames = [n for n, _ in pairs]
+    if 0 not in frames:
+        raise ConfigError("--mask: no mask of frame 0; give --mask PATH (frame 0's), then "
+                          "--mask N:PATH for masks at later frames")
+    for n in frames:
+        if n < 0 or frames.count(n) > 1:
+            raise ConfigError(f"--mask {n}:...: {'a negative frame' if n < 0 else 'frame given twice'}; "
+                              "give each frame's mask once, frames from 0")
+    return sorted(pairs)
+
+
+@dataclass
+class _Mask:
+    ids: np.ndarray  # at the video's size
+    small: np.ndarray  # at the working size
+    present: np.ndarray  # the object ids it holds
+
+
+def _read_mask(path: Path, frame_hw, height, width) -> _Mask:
+    mask = read_first_mask(path, frame_hw)
+    small = resize_masks(mask[None], working_size(frame_hw, height, width))[0]
+    check_objects_kept(path, mask, small)
+    return _Mask(mask, small, np.array([k for k in np.unique(mask) if k not in (0, VOID)]))
+
+
+class ObjectClasses:
+    """Object ids <-> the propagator's classes 1..K, in order of first appearance."""
+
+    def __init__(self, ids):
+        self.order = [int(i) for i in ids]
+
+    def add(self, mask: np.ndarray, frame: int, writer: "ResultWriter") -> None:
+        for k in (int(i) for i in np.unique(mask) if i not in (0, VOID)):
+            if k not in self.order:
+                self.order.append(k)
+                writer.new_object(k, frame)
+
+    def classes(self, mask: np.ndarray) -> np.ndarray:
+        """Ids -> classes (void stays 255)."""
+        lut = np.zeros(256, np.uint8)
+        lut[VOID] = VOID
+        lut[self.order] = np.arange(1, len(self.order) + 1)
+        return lut[mask]
+
+    def ids(self, classes: np.ndarray) -> np.ndarray:
+        return classes_to_ids(classes, self.order)
+
+
+class ResultWriter:
+    """Writes one frame's results at a time into the (empty) folder ``out``: its palette PNG,
+    its overlay frame of ``overlay.mp4``, its row of ``areas.csv`` (written at the end) and,
+    with ``per_object``, ``object_<id>/<frame>.png`` (0/255) per object."""
+
+    def __init__(self, out: Path, fps: float, per_object: bool):
+        self.out, self.fps, self.per_object = Path(out), fps, per_object
+        self.areas: list[dict] = []
+        self.stack = ExitStack()
+
+    def __enter__(self) -> "ResultWriter":
+        self.append = self.stack.enter_context(mp4_writer(self.out / "overlay.mp4", self.fps))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.__exit__(*exc)
+        if exc[0] is None:
+            objects = sorted({k for row in self.areas for k in row})
+            write_csv_atomic(self.out / "areas.csv", ["frame"] + [f"object_{k}" for k in objects],
+                             [[t] + [row.get(k, 0) for k in objects] for t, row in enumerate(self.areas)])
+
+    def new_object(self, k: int, frame: int) -> None:
+        """Object ``k`` is tracked from ``frame`` on: empty masks before it."""
+        if self.per_object:
+            (self.out / f"object_{k}").mkdir()
+            for t in range(frame):
+                write_binary_png(self.out / f"object_{k}" / f"{t:05d}.png", np.zeros_like(self._last))
+
+    def write(self, t: int, frame: np.ndarray, ids: np.ndarray, objects: list[int]) -> None:
+        write_palette_png(self.out / f"{t:05d}.png", ids)
+        self.append(blend(frame[None], ids[None])[0])
+        self.areas.append({k: int((ids == k).sum()) for k in objects})
+        self._last = ids
+        if self.per_object:
+            for k in objects:
+                if not (self.out / f"object_{k}").is_dir():
+                    (self.out / f"object_{k}").mkdir()
+                write_binary_png(self.out / f"object_{k}" / f"{t:05d}.png", ids == k)
+
+
+def write_binary_png(path: Path, mask: np.ndarray) -> None:
+    """A 0/255 grayscale PNG of a boolean (H, W) mask, atomically."""
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(tmp, format="PNG")
+
+
+def _finetune(model, head: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig, device: str,
+              checkpoint: Path) -> list[float]:
+    """Fine-tune ``model`` on frame 0 with a progress bar; a diverged fine-tuning says what
+    the command can change (it has no learning-rate option)."""
+    if not cfg.steps:
+        return []
     try:
         with tqdm(total=cfg.steps, desc="finetune", unit="step") as bar:
-            return segment_sequence(model, small, mask, mask_small, cfg, device, bar)
+            return finetune(model, head, labels0, cfg, device, bar)
     except TrainingDivergedError as exc:
         what = str(exc).split(";")[0]
         raise TrainingDivergedError(
@@ -82,21 +217,8 @@ def _segment(model, small: np.ndarray, mask: np.ndarray, mask_small: np.ndarray,
             "--steps 0 (the checkpoint as it is), or give another --checkpoint") from None
 
 
-def write_outputs(out: Path, frames: np.ndarray, ids: np.ndarray, mask: np.ndarray,
-                  fps: float) -> list[int]:
-    """The PNGs, overlay.mp4 and areas.csv in the (empty) folder ``out``; the object ids."""
-    for t, frame_ids in enumerate(tqdm(ids, desc="write", unit="frame")):
-        write_palette_png(out / f"{t:05d}.png", frame_ids)
-    write_video(out / "overlay.mp4", blend(frames, ids), fps)
-    objects = sorted(int(i) for i in np.unique(mask) if i not in (0, VOID))
-    write_csv_atomic(out / "areas.csv", ["frame"] + [f"object_{k}" for k in objects],
-                     [[t] + [int((frame_ids == k).sum()) for k in objects]
-                      for t, frame_ids in enumerate(ids)])
-    return objects
-
-
 @contextmanager
-def output_folder(out: Path, video: Path, mask: Path) -> Iterator[Path]:
+def output_folder(out: Path, video: Path, masks: Iterable[Path]) -> Iterator[Path]:
     """Yield an empty temp folder that replaces ``out`` whole on success, with ``out`` locked
     against a second run; ``out`` is checked first (:func:`check_out`)."""
     if out.exists() and not out.is_dir():
@@ -114,20 +236,20 @@ def output_folder(out: Path, video: Path, mask: Path) -> Iterator[Path]:
         except OSError as exc:
             raise ConfigError(f"--out {out}: cannot create the folder ({exc.strerror}); give a "
                               "writable folder") from None
-        check_out(out, video, mask)
+        check_out(out, video, masks)
         tmp = stack.enter_context(atomic_dir(out))
         tmp.mkdir()
         yield tmp
 
 
-def check_out(out: Path, video: Path, mask: Path) -> None:
+def check_out(out: Path, video: Path, masks: Iterable[Path]) -> None:
     """``--out`` may be new, empty or an earlier result (it holds :data:`MARKER`); never the
-    input folder or inside it, never a folder holding the input or the mask."""
+    input folder or inside it, never a folder holding the input or a mask."""
     resolved = out.resolve()
     if Path(video).is_dir() and resolved.is_relative_to(Path(video).resolve()):
         raise ConfigError(f"--out {out}: inside the input folder {video}, whose frames it would "
                           "overwrite; give a folder outside it")
-    for what, path in (("input", video), ("mask", mask)):
+    for what, path in (("input", video), *(("mask", m) for m in masks)):
         if Path(path).resolve().is_relative_to(resolved):
             raise ConfigError(f"--out {out}: holds the {what} {path}, which replacing the folder "
                               "would delete; give another --out")

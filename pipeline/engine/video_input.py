@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -42,52 +44,81 @@ def natural_key(path: Path) -> tuple:
                  for part in re.split(r"(\d+)", path.name))
 
 
-def read_frames_folder(path: Path) -> np.ndarray:
-    """(T, H, W, 3) uint8: the folder's frames in natural order, all of one size."""
-    files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=natural_key)
-    if not files:
-        raise SegmentError(f"{path}: no frames ({', '.join(FRAME_SUFFIXES)}) in this folder")
-    frames = [read_frame(f, fix="replace it or remove it from the folder") for f in files]
-    for f, frame in zip(files, frames):
-        if frame.shape != frames[0].shape:
-            raise SegmentError(
-                f"{f}: {frame.shape[1]}x{frame.shape[0]}, but {files[0].name} is "
-                f"{frames[0].shape[1]}x{frames[0].shape[0]}; all frames must be the same size "
-                "(remove the file if it is no frame, e.g. a mask)")
-    return np.stack(frames)
+class VideoSource:
+    """The frames of a video file or a folder of frames, read one at a time (iterate it):
+    ``fps`` (10 for a folder) and ``declared``, the number of frames the folder holds or the
+    container declares (None when it does not say). A file cut short gives a warning at
+    the end (:data:`log`); a frame that cannot be read, or one of another size than the
+    first, a one-line :class:`SegmentError`."""
 
+    def __init__(self, path: Path):
+        self.path = path = Path(path)
+        if path.is_dir():
+            self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES),
+                                key=natural_key)
+            if not self.files:
+                raise SegmentError(f"{path}: no frames ({', '.join(FRAME_SUFFIXES)}) in this folder")
+            self.fps, self.declared = 10.0, len(self.files)
+            return
+        if not path.is_file():
+            raise SegmentError(f"{path}: no such video file or folder of frames")
+        self.files = None
+        with self._reading():
+            import imageio.v2 as iio2
 
-def read_video_file(path: Path) -> tuple[np.ndarray, float]:
-    """(T, H, W, 3) uint8 frames and the frame rate; a warning where fewer frames could be
-    read than the container declares (a file cut short)."""
-    try:
-        import imageio.v2 as iio2
+            self.reader = iio2.get_reader(path, "ffmpeg")
+            meta = self.reader.get_meta_data()
+        self.fps = float(meta.get("fps") or 10.0)
+        self.declared = round(float(meta.get("duration") or 0) * self.fps) or None
 
-        with iio2.get_reader(path, "ffmpeg") as reader:
-            meta = reader.get_meta_data()
-            frames = [np.asarray(f)[..., :3] for f in reader]
-    except Exception as exc:  # imageio/ffmpeg raise many types for a bad file
-        first = (str(exc).strip() or "unreadable").splitlines()[0]  # not ffmpeg's whole banner
-        raise SegmentError(f"{path}: cannot read the video ({type(exc).__name__}: {first}); "
-                           "give an mp4/avi/mov file or a folder of frames") from None
-    if not frames:
-        raise SegmentError(f"{path}: the video has no frames")
-    fps = float(meta.get("fps") or 10.0)
-    declared = round(float(meta.get("duration") or 0) * fps)
-    if declared - len(frames) > max(1, 0.02 * declared):
-        log.warning(f"warning: {path}: read {len(frames)} of the {declared} frames its container "
-                    "declares; the file may be cut short (segmenting the frames read)")
-    return np.stack(frames), fps
+    def __iter__(self) -> Iterator[np.ndarray]:
+        first = first_name = None
+        for count, (name, frame) in enumerate(self._frames(), start=1):
+            if first is None:
+                first, first_name = frame, getattr(name, "name", "the first frame")
+            if frame.shape != first.shape:
+                raise SegmentError(
+                    f"{name}: {frame.shape[1]}x{frame.shape[0]}, but {first_name} is "
+                    f"{first.shape[1]}x{first.shape[0]}; all frames must be the same size "
+                    "(remove the file if it is no frame, e.g. a mask)")
+            yield frame
+        if first is None:
+            raise SegmentError(f"{self.path}: the video has no frames")
+        if self.files is None and self.declared and self.declared - count > max(1, 0.02 * self.declared):
+            log.warning(f"warning: {self.path}: read {count} of the {self.declared} frames its "
+                        "container declares; the file may be cut short (segmenting the frames read)")
+
+    def _frames(self) -> Iterator[tuple[Path | str, np.ndarray]]:
+        if self.files is not None:
+            for f in self.files:
+                yield f, read_frame(f, fix="replace it or remove it from the folder")
+            return
+        with self._reading():
+            try:
+                for i, frame in enumerate(self.reader):
+                    yield f"{self.path} (frame {i})", np.asarray(frame)[..., :3]
+            finally:
+                self.reader.close()
+
+    @contextmanager
+    def _reading(self):
+        """imageio / ffmpeg errors (many types for a bad file) as one line without ffmpeg's
+        banner."""
+        try:
+            yield
+        except SegmentError:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip() or "unreadable").splitlines()[0]
+            raise SegmentError(f"{self.path}: cannot read the video ({type(exc).__name__}: "
+                               f"{first}); give an mp4/avi/mov file or a folder of frames") from None
 
 
 def read_video(path: Path) -> tuple[np.ndarray, float]:
-    """(T, H, W, 3) uint8 frames and the frame rate (10 for a folder of frames)."""
-    path = Path(path)
-    if path.is_dir():
-        return read_frames_folder(path), 10.0
-    if not path.is_file():
-        raise SegmentError(f"{path}: no such video file or folder of frames")
-    return read_video_file(path)
+    """(T, H, W, 3) uint8 frames and the frame rate (10 for a folder of frames), all at once
+    (:class:`VideoSource` streams them)."""
+    source = VideoSource(path)
+    return np.stack(list(source)), source.fps
 
 
 def _is_mix(colour: np.ndarray, objects: list[np.ndarray]) -> bool:

@@ -98,13 +98,17 @@ def test_an_interrupted_run_leaves_the_earlier_result(inputs, checkpoint, tmp_pa
     assert run(frames, mask, out, checkpoint)[0] == 0
     before = snapshot(out)
 
-    def killed(path, *args):
-        assert path.parent.name == "seg.tmp" and (path.parent / "00001.png").is_file()
-        raise KeyboardInterrupt  # the PNGs of the new run are written, the rest is not
+    real = segment.write_palette_png
 
-    monkeypatch.setattr(segment, "write_video", killed)
+    def killed(path, ids):
+        if path.name == "00002.png":  # mid-video: the first two PNGs of the new run written
+            assert path.parent.name == "seg.tmp" and (path.parent / "00001.png").is_file()
+            raise KeyboardInterrupt
+        real(path, ids)
+
+    monkeypatch.setattr(segment, "write_palette_png", killed)
     with pytest.raises(KeyboardInterrupt):
-        segment.segment_video(frames_folder(tmp_path / "other", 2), mask, checkpoint, out,
+        segment.segment_video(frames_folder(tmp_path / "other", 3), mask, checkpoint, out,
                               segment.FinetuneConfig(steps=0))
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "mask.png", "other", "seg"]

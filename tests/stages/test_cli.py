@@ -251,6 +251,6 @@ def test_debug_shows_the_traceback_and_bugs_keep_theirs(checkpoint, mask, tmp_pa
     assert code == 2  # without --debug: one line again
     import pipeline.engine.segment as segment
 
-    monkeypatch.setattr(segment, "read_video", lambda path: 1 / 0)  # a bug, not bad input
+    monkeypatch.setattr(segment, "VideoSource", lambda path: 1 / 0)  # a bug, not bad input
     result = CliRunner().invoke(app, [str(a) for a in args[:-2]])
     assert isinstance(result.exception, ZeroDivisionError)  # not swallowed into one line
