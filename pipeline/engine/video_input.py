@@ -66,7 +66,9 @@ class VideoSource:
         with self._reading():
             import imageio.v2 as iio2
 
-            self.reader = iio2.get_reader(path, "ffmpeg")
+            # passthrough: each coded frame once; ffmpeg's default resamples a variable-rate
+            # video to a constant rate, repeating frames (12 coded frames read as 73)
+            self.reader = iio2.get_reader(path, "ffmpeg", output_params=["-fps_mode", "passthrough"])
             meta = self.reader.get_meta_data()
         self.fps = float(meta.get("fps") or 10.0)
         self.declared = round(float(meta.get("duration") or 0) * self.fps) or None

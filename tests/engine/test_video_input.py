@@ -167,3 +167,21 @@ def test_a_video_cut_short_is_read_with_a_warning(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         f"warning: {cut}: read {len(read)} of the 20 frames its container declares; the file "
         "may be cut short (segmenting the frames read)"]
+
+
+def test_a_variable_frame_rate_video_gives_each_coded_frame_once(tmp_path, caplog):
+    """12 coded frames with a 6 s pause after the 6th: read as 12 frames (ffmpeg's default
+    constant-rate output repeated frames: 73), in order, without a cut-short warning."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    video = tmp_path / "vfr.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi",
+                    "-i", "testsrc=size=64x48:rate=10", "-frames:v", "12", "-vf",
+                    r"setpts='(N+if(gt(N\,5)\,60\,0))/10/TB'", "-fps_mode", "vfr",
+                    "-c:v", "libx264", str(video)], check=True)
+    with caplog.at_level(logging.WARNING):
+        frames, _ = read_video(video)
+    assert len(frames) == 12 and not caplog.records
+    assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))  # no repeats
