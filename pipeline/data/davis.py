@@ -101,6 +101,13 @@ def find_davis_root(path: Path) -> Path:
     )
 
 
+def split_entry_name(line: str, year: int) -> str:
+    """The sequence a line of a split file names: 2016 lines are image / annotation path
+    pairs (``/JPEGImages/480p/<name>/00000.jpg ...``), 2017 lines the name itself."""
+    line = line.strip()
+    return line.split()[0].strip("/").split("/")[2] if year == 2016 else line
+
+
 def _split_names(root: Path, year: int, split: str) -> list[str]:
     if not (root / "ImageSets").exists():
         folder = root / "JPEGImages" / "480p"
@@ -116,7 +123,7 @@ def _split_names(root: Path, year: int, split: str) -> list[str]:
         line = line.strip()
         if not line:
             continue
-        name = line.split()[0].strip("/").split("/")[2] if year == 2016 else line
+        name = split_entry_name(line, year)
         if name not in names:
             names.append(name)
     return names

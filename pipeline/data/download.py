@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from pipeline.data.davis import DavisError, detect_year, find_davis_root
+from pipeline.data.davis import DavisError, detect_year, find_davis_root, split_entry_name
 from pipeline.data.fetch import fetch_archive
 from pipeline.data.photos import FOLDER, install_photos
 from pipeline.data.source import check_links
@@ -171,8 +171,7 @@ def hold_out(root: Path, names: tuple[str, ...]) -> None:
         raise DavisError(f"{train}: missing; download.holdout needs a DAVIS root with a train "
                          "split (ImageSets), or set download.holdout to []")
     lines = [line for line in train.read_text().splitlines() if line.strip()]
-    name = {line: line.split()[0].strip("/").split("/")[2] if year == 2016 else line.strip()
-            for line in lines}
+    name = {line: split_entry_name(line, year) for line in lines}
     for n in names:
         if n not in name.values():
             raise ConfigError(f"download.holdout: {n!r} is not a train sequence of the DAVIS root "
