@@ -40,7 +40,8 @@ from pipeline.engine.vos import load_segmenter, write_sequence
 from pipeline.evaluation.evaluate import evaluate_folder
 from stages.params import check_section
 
-PREDICTION_ONLY = ("test_flip", "predict_bf16", "predict_context_scale")
+PREDICTION_ONLY = ("test_flip", "predict_bf16", "predict_context_scale", "drop_new_parts",
+                   "new_part_margin")
 
 
 def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):
@@ -77,8 +78,7 @@ def run(davis: Path, cache: Path, checkpoint: Path, out: Path, cfg: FinetuneConf
         model, ft_s = _finetuned(checkpoint, cfg, name, frames, labels0, store)
         t0 = time.perf_counter()
         classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape,
-                            flip=cfg.test_flip, bf16=cfg.predict_bf16,
-                            context_scale=cfg.predict_context_scale)
+                            **cfg.predict_options())
         out_ids = classes_to_ids(classes, ids)
         out_ids[0] = np.where(mask0 == VOID, 0, mask0)
         write_sequence(results / name, out_ids)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -54,7 +55,8 @@ class FinetuneConfig(ClipTraining):
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
     of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
     ``train_backbone``: false keeps the backbone as the parent left it and adapts the decoder
-    alone (no backward pass through the backbone: cheaper steps)."""
+    alone (no backward pass through the backbone: cheaper steps); ``drop_new_parts`` and
+    ``new_part_margin``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -66,7 +68,16 @@ class FinetuneConfig(ClipTraining):
     predict_bf16: bool = False
     predict_context_scale: float = 0.9
     train_backbone: bool = True
+    drop_new_parts: bool = True
+    new_part_margin: float = 0.1
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
+
+    def predict_options(self) -> dict:
+        """The keyword arguments of :class:`Propagator` (and :func:`propagate`) these
+        settings give."""
+        return dict(flip=self.test_flip, bf16=self.predict_bf16,
+                    context_scale=self.predict_context_scale,
+                    drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -194,13 +205,23 @@ class Propagator:
     void, taken as background); :meth:`step` returns the frame's classes at ``out_size``
     (default: the working size). See :func:`propagate` for ``flip``, ``bf16`` and
     ``context_scale``.
+
+    ``drop_new_parts``: an error check against the object's past. A connected part of an
+    object's predicted mask that lies farther than ``new_part_margin`` times the object's size
+    (the square root of its area) from the object's flow-warped previous mask is not the
+    object moving but something new that the network takes for it (a banner or a fence the
+    object passes), and is dropped: once in the mask it would become the next frame's prior and stay to the
+    end. Parts that grow out of the object are kept, as are all parts of an object whose
+    previous mask is empty (one being found again).
     """
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
-                 context_scale: float = 1.0):
+                 context_scale: float = 1.0, drop_new_parts: bool = False,
+                 new_part_margin: float = 0.1):
         self.model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
         self.clip_len, self.out_size, self.flip, self.bf16 = clip_len, out_size, flip, bf16
+        self.drop_new_parts, self.new_part_margin = drop_new_parts, new_part_margin
         self.context = self.model.context * context_scale
         self.warper = FlowWarper()
         self.frames: list[np.ndarray] = []  # the last clip_len - 1 frames (working size)
@@ -267,13 +288,36 @@ class Propagator:
         data = self.model.data_preprocessor({"inputs": inputs}, False)
         fg_crops = _predict_last(self.model, data["inputs"], self.flip, self.bf16).float().cpu().numpy()
         fg = np.stack([paste(fg_crops[k], self.boxes[k], (h, w)) for k in range(k_count)])
+        if self.drop_new_parts:
+            _drop_new_parts(fg, prior, self.new_part_margin)
         return aggregate_argmax(fg), fg
+
+
+def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float) -> None:
+    """Zero, in place, each object's foreground probability on the connected parts of its
+    predicted mask that do not come within ``margin`` times its size of its ``prior`` (K, h, w)
+    bool (see :class:`Propagator`)."""
+    ids = aggregate_argmax(fg)
+    for k, before in enumerate(prior):
+        area = int(before.sum())
+        if not area:
+            continue
+        count, parts = cv2.connectedComponents((ids == k + 1).astype(np.uint8), connectivity=8)
+        if count <= 2:  # background and one part
+            continue
+        r = int(round(margin * np.sqrt(area)))
+        near = cv2.dilate(before.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) if r \
+            else before.astype(np.uint8)
+        new = np.setdiff1d(np.arange(1, count), parts[near > 0])
+        if len(new):
+            fg[k][np.isin(parts, new)] = 0
 
 
 def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               out_size: tuple[int, int] | None = None, device: str = "cpu",
               progress=None, flip: bool = False, bf16: bool = False,
-              context_scale: float = 1.0) -> np.ndarray:
+              context_scale: float = 1.0, drop_new_parts: bool = False,
+              new_part_margin: float = 0.1) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`.
 
@@ -295,8 +339,10 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     network scored lower than at 1.0. Fine-tuning itself at the tighter context did worse.
     On the synthetic default 0.9 costs 0.012 (three seeds), where the flow on 96x160 frames
     lags fast objects; the default follows the real-video result.
+    ``drop_new_parts``, ``new_part_margin``: see :class:`Propagator`.
     """
-    propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale)
+    propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
+                            drop_new_parts, new_part_margin)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

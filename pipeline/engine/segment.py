@@ -72,8 +72,8 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
         losses = _finetune(model, resize_frames(np.stack(head), size), objects.classes(first.small),
                            cfg, device, checkpoint)
         t1 = time.perf_counter()
-        propagator = Propagator(model, cfg.clip_len, head[0].shape[:2], device, cfg.test_flip,
-                                cfg.predict_bf16, cfg.predict_context_scale)
+        propagator = Propagator(model, cfg.clip_len, head[0].shape[:2], device,
+                                **cfg.predict_options())
         with ResultWriter(tmp, source.fps, per_object) as writer, \
                 tqdm(total=source.declared, desc="segment", unit="frame") as bar:
             for t, frame in enumerate(itertools.chain(head, frames)):

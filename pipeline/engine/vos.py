@@ -81,8 +81,7 @@ def segment_sequence(model, frames: np.ndarray, mask0: np.ndarray, mask0_small: 
     losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
     t1 = time.perf_counter()
     classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device,
-                        flip=cfg.test_flip, bf16=cfg.predict_bf16,
-                        context_scale=cfg.predict_context_scale)
+                        **cfg.predict_options())
     t2 = time.perf_counter()
     ids = classes_to_ids(classes, object_ids)
     ids[0] = np.where(mask0 == VOID, 0, mask0)

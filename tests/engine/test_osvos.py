@@ -7,7 +7,7 @@ from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
-    FinetuneConfig, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
+    FinetuneConfig, _drop_new_parts, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
     Propagator, propagate,
 )
 from pipeline.evaluation.measures import db_eval_iou
@@ -104,6 +104,39 @@ def test_a_propagator_streams_frames_and_takes_an_object_at_a_later_frame():
     assert np.array_equal(np.stack(out[:3]), propagate(PriorCopier(), frames[:3], first, clip_len=4))
     with pytest.raises(ValueError, match="first frame needs its mask"):
         Propagator(PriorCopier(), clip_len=4).step(frames[0])
+
+
+class PriorAndABlob(PriorCopier):
+    """Answers its prior plus a square in its crop's corner, away from the object: a false
+    positive that a propagated mask would keep from frame to frame."""
+
+    def forward(self, inputs, mode):
+        out = super().forward(inputs, mode).clone()
+        out[:, 1, ..., :8, :8], out[:, 0, ..., :8, :8] = 1, 0
+        return out
+
+
+def test_drop_new_parts_drops_a_detached_false_positive_and_keeps_the_object():
+    frames, ids = _moving_squares()
+    first = np.where(ids[0] == 2, 0, ids[0])  # object 1, at rows 12-35
+    kept = propagate(PriorAndABlob(), frames, first, clip_len=4, drop_new_parts=False)
+    assert all((kept[t, :10] == 1).any() for t in range(1, 10))  # the blob enters and stays
+    dropped = propagate(PriorAndABlob(), frames, first, clip_len=4, drop_new_parts=True)
+    assert np.array_equal(dropped, propagate(PriorCopier(), frames, first, clip_len=4))
+    assert np.array_equal(propagate(PriorCopier(), frames, ids[0], clip_len=4, drop_new_parts=True),
+                          propagate(PriorCopier(), frames, ids[0], clip_len=4))  # one part each
+
+
+def test_drop_new_parts_keeps_an_object_that_is_being_found_again():
+    """An empty previous mask gives nothing to compare with: every part is kept."""
+    fg = np.zeros((2, 40, 40), np.float32)
+    fg[0, 2:8, 2:8] = fg[0, 30:36, 30:36] = 0.9  # object 1: two parts, one near its prior
+    fg[1, 2:8, 30:36] = fg[1, 30:36, 2:8] = 0.9  # object 2: two parts, nothing before
+    prior = np.zeros((2, 40, 40), bool)
+    prior[0, 3:9, 3:9] = True
+    _drop_new_parts(fg, prior, margin=0.1)
+    assert fg[0, 4, 4] == 0.9 and fg[0, 32, 32] == 0  # the far part of object 1 is dropped
+    assert fg[1, 4, 32] == 0.9 and fg[1, 32, 4] == 0.9
 
 
 class CropRecorder(PriorCopier):
