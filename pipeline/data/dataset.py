@@ -9,7 +9,8 @@ from mmcv.transforms import Compose
 from torch.utils.data import Dataset
 
 from pipeline.data.cache import load_arrays, sequence_table
-from pipeline.data.crops import crop, jitter_box, object_box
+from pipeline.data.clips import ClipSpec
+from pipeline.data.crops import jitter_box
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, deform_prior, with_prior
 from pipeline.data.photos import load_photos, photo_clip
@@ -42,22 +43,27 @@ class ClipDataset(Dataset):
         if not self.sequences:
             raise ValueError(f"{self.cache_dir}: no {split!r} sequences in the cache index")
         self.arrays = {n: load_arrays(self.cache_dir, n) for n in self.sequences}
-        span = (clip_len - 1) * tau + 1
+        self.spec = ClipSpec(clip_len, tau)
         self.clips = [(n, s) for n in self.sequences
-                      for s in range(max(1, len(self.arrays[n][0]) - span + 1))] * repeat
+                      for s in range(max(1, len(self.arrays[n][0]) - self.spec.span + 1))] * repeat
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict:
-        name, start = self.clips[index]
-        frames, masks = self.arrays[name]
-        idx = np.minimum(start + self.tau * np.arange(self.clip_len), len(frames) - 1)
-        results = self.pipeline({"frames": frames[idx], "masks": objectness(masks[idx])})
+        frames, masks = self._clip(index)
+        results = self.pipeline({"frames": frames, "masks": objectness(masks)})
         return {
             "inputs": torch.from_numpy(np.ascontiguousarray(results["frames"])).permute(3, 0, 1, 2),
             "data_samples": torch.from_numpy(np.ascontiguousarray(results["masks"])),
         }
+
+    def _clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frames and masks of clip ``index`` (:meth:`ClipSpec.indices`)."""
+        name, start = self.clips[index]
+        frames, masks = self.arrays[name]
+        idx = self.spec.indices(start + self.spec.span - 1, len(frames))
+        return frames[idx], masks[idx]
 
 
 @DATASETS.register_module()
@@ -65,7 +71,7 @@ class PropagationClipDataset(ClipDataset):
     """Object-centred clips with prior masks, for training mask propagation.
 
     For a clip of ``clip_len`` frames one object of its last frame is drawn; every frame is
-    cropped to the same square box around that object (:func:`object_box`, ``context`` times
+    cropped to the same square box around that object (:class:`ClipSpec`, ``context`` times
     its larger side, jittered), resampled to ``crop_size``. Each frame gets a prior: its own
     ground-truth object mask with propagation errors, the same across the clip plus a little
     per frame (:func:`clip_priors`); with
@@ -84,7 +90,7 @@ class PropagationClipDataset(ClipDataset):
                  pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
                  min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
-        self.crop_size, self.context, self.min_side = crop_size, context, min_side
+        self.spec = ClipSpec(clip_len, tau, crop_size, context, min_side)
         self.stale_prob, self.photo_prob = stale_prob, photo_prob
         self.photos = load_photos(self.cache_dir) if photo_prob > 0 else None
         if photo_prob > 0 and not self.photos:
@@ -94,14 +100,12 @@ class PropagationClipDataset(ClipDataset):
 
     def _video_clip(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Frames and targets (1 = one object of the last frame, 0, 255 void) of clip ``index``."""
-        name, start = self.clips[index]
-        frames, masks = self.arrays[name]
-        idx = np.minimum(start + self.tau * np.arange(self.clip_len), len(frames) - 1)
-        ids = [int(i) for i in np.unique(masks[idx[-1]]) if i not in (0, VOID)]
+        frames, masks = self._clip(index)
+        ids = [int(i) for i in np.unique(masks[-1]) if i not in (0, VOID)]
         obj = int(rng.choice(ids)) if ids else 1
-        target = np.where(masks[idx] == obj, 1, 0).astype(np.uint8)
-        target[masks[idx] == VOID] = VOID
-        return frames[idx], target
+        target = np.where(masks == obj, 1, 0).astype(np.uint8)
+        target[masks == VOID] = VOID
+        return frames, target
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
@@ -110,14 +114,10 @@ class PropagationClipDataset(ClipDataset):
                                          self.clip_len, rng)
         else:
             frames, target = self._video_clip(index, rng)
-        box = object_box(target[-1] == 1, self.context, self.min_side)
-        if box is None:  # no object in the last frame: a crop of the whole frame
-            h, w = target.shape[1:]
-            box = (h / 2, w / 2, float(max(h, w)))
-        box = jitter_box(box, rng)
-        s = self.crop_size
-        crops = crop(frames, box, s)
-        labels = crop(target, box, s, nearest=True, fill=VOID)
+        h, w = target.shape[1:]
+        box = (self.spec.box(target[-1] == 1, rng)  # no object in the last frame: all of it
+               or jitter_box((h / 2, w / 2, float(max(h, w))), rng))
+        crops, labels = self.spec.crop(frames, target, box, fill=VOID)
         fg = (labels == 1).astype(np.uint8)
         priors = clip_priors(fg, rng, rng.uniform(0.0, 1.2))
         if rng.random() < self.stale_prob and len(fg) > 1:

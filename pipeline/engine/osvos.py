@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from mmcv.transforms import Compose
 from torch import nn
 
-from pipeline.data.crops import crop, jitter_box, object_box, paste
+from pipeline.data.clips import ClipSpec
+from pipeline.data.crops import paste
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
@@ -75,7 +76,7 @@ class FinetuneConfig(ClipTraining):
     def predict_options(self) -> dict:
         """The keyword arguments of :class:`Propagator` (and :func:`propagate`) these
         settings give."""
-        return dict(flip=self.test_flip, bf16=self.predict_bf16,
+        return dict(tau=self.tau, flip=self.test_flip, bf16=self.predict_bf16,
                     context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin)
 
@@ -97,22 +98,20 @@ def frame0_labels(mask0: np.ndarray, object_ids: list[int]) -> np.ndarray:
     return labels
 
 
-def _one_shot_clip(frames, labels0, k, clip_len, tau, crop_size, context, static_prob, strength,
-                   rng) -> dict:
+def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rng) -> dict:
     """A training clip ending at frame 0, cropped around object ``k``; only frame 0 labelled."""
     if rng.random() < static_prob:
-        idx = np.zeros(clip_len, int)
+        idx = np.zeros(spec.clip_len, int)
     else:
-        idx = np.minimum((clip_len - 1 - np.arange(clip_len)) * tau, len(frames) - 1)
+        idx = spec.indices(0, len(frames), mirror=True)
     target = (labels0 == k).astype(np.uint8)
     target[labels0 == VOID] = VOID
-    box = jitter_box(object_box(target == 1, context), rng)
-    label = crop(target[None], box, crop_size, nearest=True, fill=VOID)[0]
-    fg = (label == 1).astype(np.uint8)
-    masks = np.full((clip_len, crop_size, crop_size), VOID, np.uint8)
-    masks[-1] = label
-    priors = clip_priors(np.repeat(fg[None], clip_len, 0), rng, rng.uniform(0.0, strength))
-    return {"frames": crop(frames[idx], box, crop_size), "masks": masks, "priors": priors}
+    crops, label = spec.crop(frames[idx], target[None], spec.box(target == 1, rng), fill=VOID)
+    fg = (label[0] == 1).astype(np.uint8)
+    masks = np.full((spec.clip_len, spec.crop_size, spec.crop_size), VOID, np.uint8)
+    masks[-1] = label[0]
+    priors = clip_priors(np.repeat(fg[None], spec.clip_len, 0), rng, rng.uniform(0.0, strength))
+    return {"frames": crops, "masks": masks, "priors": priors}
 
 
 def _batch(items: list[dict]) -> dict:
@@ -143,11 +142,11 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr * 0.01)
                  if cfg.scheduler == "cosine" and cfg.steps else None)
+    spec = ClipSpec(cfg.clip_len, cfg.tau, model.crop_size, model.context)
     losses = []
     for step in range(cfg.steps):
-        batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), cfg.clip_len,
-                                        cfg.tau, model.crop_size, model.context, cfg.static_prob,
-                                        cfg.prior_strength, rng))
+        batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), spec,
+                                        cfg.static_prob, cfg.prior_strength, rng))
                  for _ in range(cfg.batch_size)]
         data = model.data_preprocessor(_batch(batch), True)
         loss = sum(model(**data, mode="loss").values())
@@ -198,8 +197,10 @@ def aggregate_argmax(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
 class Propagator:
     """Online mask propagation, one frame at a time (:meth:`step`): the state of
     :func:`propagate` (the network's inference copy, the flow warper, each object's box and the
-    last ``clip_len - 1`` frames with their predicted masks), so that a caller can stream a
-    video of any length in constant memory, and give masks at later frames.
+    last ``(clip_len - 1) * tau`` frames with their predicted masks, the clip's past), so that
+    a caller can stream a video of any length in constant memory, and give masks at later
+    frames. Clips are cut as in training (:class:`~pipeline.data.clips.ClipSpec`): ``clip_len``
+    frames ``tau`` apart ending at the frame being predicted.
 
     Masks are class maps at the working size (``0`` background, ``1..K`` the objects, ``255``
     void, taken as background); :meth:`step` returns the frame's classes at ``out_size``
@@ -218,24 +219,28 @@ class Propagator:
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
                  context_scale: float = 1.0, drop_new_parts: bool = False,
-                 new_part_margin: float = 0.1):
+                 new_part_margin: float = 0.1, tau: int = 1):
         self.model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
-        self.clip_len, self.out_size, self.flip, self.bf16 = clip_len, out_size, flip, bf16
+        self.out_size, self.flip, self.bf16 = out_size, flip, bf16
         self.drop_new_parts, self.new_part_margin = drop_new_parts, new_part_margin
-        self.context = self.model.context * context_scale
+        self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
         self.warper = FlowWarper()
-        self.frames: list[np.ndarray] = []  # the last clip_len - 1 frames (working size)
+        self.keep = max(self.spec.span - 1, 1)  # the clip's past, and at least the last frame
+        self.frames: list[np.ndarray] = []  # the last `keep` frames (working size)
         self.ids: list[np.ndarray] = []  # their classes
         self.boxes: list = []  # per object: its crop box, kept where the prior is empty
         self.num_objects = 0
 
     @torch.no_grad()
-    def step(self, frame: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    def step(self, frame: np.ndarray, labels: np.ndarray | None = None,
+             labels_out: np.ndarray | None = None) -> np.ndarray:
         """The classes of ``frame`` (h, w, 3) uint8 at ``out_size``.
 
         ``labels`` (h, w): given classes for this frame (the first frame's mask, or a later
         one): each class it holds takes exactly its pixels there (a new object starts being
         tracked, a known one is reset), the other objects are propagated as usual.
+        ``labels_out``: the same mask at ``out_size`` (a user's mask at the video's size),
+        so that the answer at its frame is exactly it there too, not its resized copy.
         """
         h, w = frame.shape[:2]
         out_size = tuple(self.out_size or (h, w))
@@ -245,45 +250,40 @@ class Propagator:
                    else (np.zeros((h, w), np.uint8), None))
         if labels is not None:
             ids, fg = self._given(ids, labels), None
-        self.frames = (self.frames + [frame])[-(self.clip_len - 1):] if self.clip_len > 1 else []
-        self.ids = (self.ids + [ids])[-(self.clip_len - 1):] if self.clip_len > 1 else []
-        self._last = (frame, ids)
+        self.frames = (self.frames + [frame])[-self.keep:]
+        self.ids = (self.ids + [ids])[-self.keep:]
         if fg is None or out_size == (h, w):
-            return _resize_ids(ids, out_size)
-        return _upsampled_argmax(aggregate(fg), out_size)
+            out = _resize_ids(ids, out_size)
+        else:
+            out = _upsampled_argmax(aggregate(fg), out_size)
+        return out if labels_out is None else _overridden(out, labels_out)
 
     def _given(self, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """``ids`` with the classes of ``labels`` set from it; new classes get their boxes."""
-        (h, w), ids = ids.shape, ids.copy()
-        for k in (int(c) for c in np.unique(labels) if c not in (0, VOID)):
-            ids[ids == k] = 0
-            ids[labels == k] = k
+        (h, w), ids = ids.shape, _overridden(ids, labels)
         self.num_objects = max(self.num_objects, int(ids.max()))
         self.boxes += [None] * (self.num_objects - len(self.boxes))
         for k in range(1, self.num_objects + 1):
             if (labels == k).any() or self.boxes[k - 1] is None:
-                self.boxes[k - 1] = (object_box(ids == k, self.context) or self.boxes[k - 1]
+                self.boxes[k - 1] = (self.spec.box(ids == k) or self.boxes[k - 1]
                                      or (h / 2, w / 2, float(max(h, w))))
         return ids
 
     def _predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Classes (h, w) and per-object foreground probabilities (K, h, w) of ``frame``."""
-        (h, w), k_count, s = frame.shape[:2], self.num_objects, self.model.crop_size
-        prev_frame, prev_ids = self._last
-        prev = np.stack([(prev_ids == k) for k in range(1, k_count + 1)]).astype(np.float32)
-        prior = self.warper.warp(prev, prev_frame, frame) > 0.5
-        pad = self.clip_len - 1 - len(self.frames)  # at the start the first frame repeats
-        past = np.stack(self.frames[:1] * pad + self.frames) if self.clip_len > 1 else None
-        past_ids = np.stack(self.ids[:1] * pad + self.ids) if self.clip_len > 1 else None
-        clip = np.concatenate([past, frame[None]]) if past is not None else frame[None]
+        (h, w), k_count = frame.shape[:2], self.num_objects
+        prev = np.stack([(self.ids[-1] == k) for k in range(1, k_count + 1)]).astype(np.float32)
+        prior = self.warper.warp(prev, self.frames[-1], frame) > 0.5
+        past = self.spec.indices(len(self.frames), len(self.frames) + 1)[:-1]
+        clip = np.stack([self.frames[i] for i in past] + [frame])
+        past_ids = np.stack([self.ids[i] for i in past]) if len(past) else None
         clips = []
         for k in range(k_count):
-            self.boxes[k] = object_box(prior[k], self.context) or self.boxes[k]
-            masks = prior[k][None].astype(np.uint8)
+            self.boxes[k] = self.spec.box(prior[k]) or self.boxes[k]
+            masks = prior[k][None]
             if past_ids is not None:
-                masks = np.concatenate([(past_ids == k + 1).astype(np.uint8), masks])
-            clips.append(with_prior(crop(clip, self.boxes[k], s),
-                                    crop(masks, self.boxes[k], s, nearest=True)))
+                masks = np.concatenate([past_ids == k + 1, masks])
+            clips.append(self.spec.inputs(clip, masks.astype(np.uint8), self.boxes[k]))
         inputs = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
         data = self.model.data_preprocessor({"inputs": inputs}, False)
         fg_crops = _predict_last(self.model, data["inputs"], self.flip, self.bf16).float().cpu().numpy()
@@ -291,6 +291,15 @@ class Propagator:
         if self.drop_new_parts:
             _drop_new_parts(fg, prior, self.new_part_margin)
         return aggregate_argmax(fg), fg
+
+
+def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``ids`` where each class that ``labels`` holds takes exactly its pixels there."""
+    ids = ids.copy()
+    for k in (int(c) for c in np.unique(labels) if c not in (0, VOID)):
+        ids[ids == k] = 0
+        ids[labels == k] = k
+    return ids
 
 
 def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float) -> None:
@@ -317,7 +326,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               out_size: tuple[int, int] | None = None, device: str = "cpu",
               progress=None, flip: bool = False, bf16: bool = False,
               context_scale: float = 1.0, drop_new_parts: bool = False,
-              new_part_margin: float = 0.1) -> np.ndarray:
+              new_part_margin: float = 0.1, tau: int = 1) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`.
 
@@ -339,10 +348,11 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     network scored lower than at 1.0. Fine-tuning itself at the tighter context did worse.
     On the synthetic default 0.9 costs 0.012 (three seeds), where the flow on 96x160 frames
     lags fast objects; the default follows the real-video result.
-    ``drop_new_parts``, ``new_part_margin``: see :class:`Propagator`.
+    ``drop_new_parts``, ``new_part_margin``: see :class:`Propagator`; ``tau``: the clip's
+    frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
-                            drop_new_parts, new_part_margin)
+                            drop_new_parts, new_part_margin, tau)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

@@ -82,11 +82,9 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
                 if given is not None:
                     objects.add(given.ids, t, writer)
                 small = resize_frames(frame[None], size)[0]
-                ids = objects.ids(propagator.step(small, None if given is None
-                                                  else objects.classes(given.small)))
-                if given is not None:  # a given mask is the answer at its own frame
-                    known = np.isin(given.ids, objects.order)
-                    ids = np.where(known, given.ids, np.where(np.isin(ids, given.present), 0, ids))
+                ids = objects.ids(propagator.step(small) if given is None else
+                                  propagator.step(small, objects.classes(given.small),
+                                                  objects.classes(given.ids)))
                 writer.write(t, frame, ids, objects.order)
                 bar.update(1)
         num_frames = t + 1
@@ -122,14 +120,13 @@ def _mask_list(mask_path) -> list[tuple[int, Path]]:
 class _Mask:
     ids: np.ndarray  # at the video's size
     small: np.ndarray  # at the working size
-    present: np.ndarray  # the object ids it holds
 
 
 def _read_mask(path: Path, frame_hw, height, width) -> _Mask:
     mask = read_first_mask(path, frame_hw)
     small = resize_masks(mask[None], working_size(frame_hw, height, width))[0]
     check_objects_kept(path, mask, small)
-    return _Mask(mask, small, np.array([k for k in np.unique(mask) if k not in (0, VOID)]))
+    return _Mask(mask, small)
 
 
 class ObjectClasses:

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from pipeline.data.cache import load_arrays, sequence_table
+from pipeline.data.clips import ClipSpec
 from pipeline.data.davis import VOID
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
@@ -137,6 +138,32 @@ def test_drop_new_parts_keeps_an_object_that_is_being_found_again():
     _drop_new_parts(fg, prior, margin=0.1)
     assert fg[0, 4, 4] == 0.9 and fg[0, 32, 32] == 0  # the far part of object 1 is dropped
     assert fg[1, 4, 32] == 0.9 and fg[1, 32, 4] == 0.9
+
+
+class FrameRecorder(PriorCopier):
+    """Answers its prior and records the value at the centre of each frame of its clips (in a
+    class attribute: propagation predicts with a copy of the model)."""
+
+    seen: list
+
+    def forward(self, inputs, mode):
+        s = inputs.shape[-1] // 2
+        self.seen.append(inputs[0, 0, :, s, s].tolist())
+        return super().forward(inputs, mode)
+
+
+@pytest.mark.parametrize("tau", [1, 2])
+def test_propagation_clips_are_tau_apart_as_in_fine_tuning(tau):
+    """Frame t holds the value 10 t: the clip of frame t must hold frames t - 3 tau ... t."""
+    frames = np.repeat(np.arange(0, 130, 10, dtype=np.uint8), 24 * 24 * 3).reshape(13, 24, 24, 3)
+    labels0 = np.zeros((24, 24), np.uint8)
+    labels0[8:16, 8:16] = 1
+    model = type("Recorder", (FrameRecorder,), {"seen": []})()
+    propagate(model, frames, labels0, clip_len=4, tau=tau)
+    spec = ClipSpec(clip_len=4, tau=tau)
+    expected = [(spec.indices(t, 13) * 10).tolist() for t in range(1, 13)]
+    assert model.seen == expected, (model.seen, expected)
+    assert model.seen[-1] == [120 - 30 * tau, 120 - 20 * tau, 120 - 10 * tau, 120]
 
 
 class CropRecorder(PriorCopier):
