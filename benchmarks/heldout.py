@@ -16,7 +16,13 @@ without fine-tuning again.
 
 prints a Markdown table (a row per sequence, a column per seed, the means of the held-out
 fast-motion, held-out other, held-out and val sequences) and appends one JSON line per run to
-``<out>/runs.jsonl``.
+``<out>/runs.jsonl``. The fast-motion half is the sequences with DAVIS's FM attribute.
+
+    PYTHONPATH=. python benchmarks/heldout.py --davis data/davis --cache data/cache \
+        --summary runs/a/runs.jsonl runs/b/runs.jsonl
+
+prints, per run folder and label, the group means over its seeds: mean, standard deviation
+and range (a later line of the same label and seed replaces an earlier one).
 """
 from __future__ import annotations
 
@@ -113,16 +119,41 @@ def table(runs: list[dict], info: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(files: list[Path], info: dict[str, dict]) -> str:
+    """Markdown: a row per folder/label, each group's mean +- sd (min-max) over its seeds."""
+    runs: dict[str, dict[int, dict]] = {}
+    for f in files:
+        for line in Path(f).read_text().splitlines():
+            r = json.loads(line)
+            runs.setdefault(f"{Path(f).parent.name}/{r['label']}", {})[r["seed"]] = r["per_sequence"]
+    held = [n for n in info if info[n]["held_out"]]
+    groups = {"held-out FM": [n for n in held if "FM" in info[n]["attributes"]],
+              "held-out other": [n for n in held if "FM" not in info[n]["attributes"]],
+              "held-out": held, "val": [n for n in info if not info[n]["held_out"]]}
+    lines = ["| label | seeds | " + " | ".join(groups) + " |", "|---|---|" + "---|" * len(groups)]
+    for label, seeds in runs.items():
+        cells = []
+        for names in groups.values():
+            v = np.array([np.mean([per[n] for n in names]) for per in seeds.values()])
+            cells.append(f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} "
+                         f"({v.min():.3f}-{v.max():.3f})")
+        lines.append(f"| {label} | {','.join(map(str, sorted(seeds)))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--davis", type=Path, required=True, help="DAVIS root with the held-out split")
     ap.add_argument("--cache", type=Path, required=True, help="its decoded cache")
-    ap.add_argument("--checkpoint", type=Path, required=True, help="parent trained on its train split")
-    ap.add_argument("--out", type=Path, required=True, help="run folder (fine-tuned weights kept)")
+    ap.add_argument("--checkpoint", type=Path, help="parent trained on its train split")
+    ap.add_argument("--out", type=Path, help="run folder (fine-tuned weights kept)")
+    ap.add_argument("--summary", type=Path, nargs="+", help="runs.jsonl files: print their summary")
     ap.add_argument("--seeds", default="0", help="fine-tuning seeds, e.g. 0,1,2")
     ap.add_argument("--name", default="run", help="label of this setting in the table")
     ap.add_argument("-S", dest="sets", action="append", default=[], help="finetune.key=value")
     args = ap.parse_args()
+    if not args.summary and not (args.checkpoint and args.out):
+        ap.error("--checkpoint and --out are required (or --summary)")
     register_trusted_loader()
     params = yaml.safe_load(PARAMS.read_text())
     for s in args.sets:
@@ -133,6 +164,9 @@ def main() -> None:
     held = set(held_file.read_text().split()) if held_file.is_file() else set()
     for s in info.values():
         s["held_out"] = s.get("held_out") or s["name"] in held
+    if args.summary:
+        print(summary(args.summary, info))
+        return
     runs = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         runs.append(run(args.davis, args.cache, args.checkpoint, args.out, cfg, seed, args.name))

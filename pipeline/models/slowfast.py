@@ -23,6 +23,7 @@ from pipeline.models.layers import ConvBNAct3d
 from pipeline.registry import MODELS, build, lookup
 
 PATHWAYS = ("slow", "fast", "slowfast")
+FAST_INPUTS = ("rgb", "diff")
 
 
 class FuseFastToSlow(nn.Module):
@@ -60,6 +61,10 @@ class SlowFastBackbone(nn.Module):
             pathway's / ``beta_inv``); one ``depths`` / ``temporal_kernels`` entry per stage
             of the slow pathway.
         in_channels: 3 (RGB) or 4 (RGB + the prior mask of mask propagation).
+        fast_input: what the fast pathway sees of the clip: ``rgb`` (the frames, as the
+            slow pathway; the paper's design) or ``diff`` (motion: each frame minus the one
+            before it, zero for the first, the other channels such as the prior as they are).
+            The slow pathway always sees the frames. Same compute either way.
 
     Both pathways are built (for ``pathways`` that use them) in the order slow, fast,
     laterals. The slow pathway's ``mean`` / ``std`` are the backbone's ``input_mean`` /
@@ -76,9 +81,12 @@ class SlowFastBackbone(nn.Module):
 
     def __init__(self, pathways: str = "slowfast", alpha: int = 4, beta_inv: int = 4,
                  fusion_kernel: int = 5, slow_pathway: dict | None = None,
-                 fast_pathway: dict | None = None, in_channels: int = 3):
+                 fast_pathway: dict | None = None, in_channels: int = 3,
+                 fast_input: str = "rgb"):
         super().__init__()
         _check_choice("pathways", pathways, PATHWAYS)
+        _check_choice("fast_input", fast_input, FAST_INPUTS)
+        self.fast_input = fast_input
         if alpha < 1 or beta_inv < 1:
             raise ValueError(f"alpha and beta_inv must be >= 1, got {alpha}, {beta_inv}")
         slow_cfg, fast_cfg = dict(slow_pathway or SLOW_PATHWAY), dict(fast_pathway or FAST_PATHWAY)
@@ -130,7 +138,8 @@ class SlowFastBackbone(nn.Module):
         self.check_input(x)
         offset = slow_offset(x.shape[2], self.alpha)
         slow = self.slow_pathway.stem(x[:, :, offset :: self.alpha]) if self.use_slow else None  # (B, C, T/alpha, H/2, W/2)
-        fast = self.fast_pathway.stem(x) if self.use_fast else None  # (B, C/beta, T, H/2, W/2)
+        fast_x = frame_differences(x) if self.use_fast and self.fast_input == "diff" else x
+        fast = self.fast_pathway.stem(fast_x) if self.use_fast else None  # (B, C/beta, T, H/2, W/2)
         if self.fuse:
             slow = self.laterals[0](slow, fast, offset)
         features = [(slow, fast)]
@@ -141,6 +150,14 @@ class SlowFastBackbone(nn.Module):
                 slow = self.laterals[i + 1](slow, fast, offset)
             features.append((slow, fast))
         return features
+
+
+def frame_differences(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) clip -> the same with its first 3 channels (the frames) replaced by each
+    frame minus the one before it (zero for the first frame)."""
+    rgb = x[:, :3]
+    motion = torch.cat([torch.zeros_like(rgb[:, :, :1]), rgb[:, :, 1:] - rgb[:, :, :-1]], dim=2)
+    return torch.cat([motion, x[:, 3:]], dim=1)
 
 
 def slow_offset(frames: int, alpha: int) -> int:

@@ -111,3 +111,32 @@ def test_onednn_conv3d_matches_reference_forward_and_backward(kernel, groups, st
     w_ref = torch.autograd.grad(ref.square().sum(), [x_ref, conv.weight])
     for g, r in zip(w_grad, w_ref):
         torch.testing.assert_close(g, r, rtol=1e-3, atol=1e-3)
+
+
+def test_frame_differences_replace_the_frames_and_keep_the_prior():
+    from pipeline.models.slowfast import frame_differences
+
+    x = torch.randn(2, 4, 5, 8, 8)
+    d = frame_differences(x)
+    assert torch.equal(d[:, :3, 0], torch.zeros_like(d[:, :3, 0]))
+    assert torch.allclose(d[:, :3, 1:], x[:, :3, 1:] - x[:, :3, :-1])
+    assert torch.equal(d[:, 3], x[:, 3])
+
+
+@pytest.mark.parametrize("fast_input,invariant", [("diff", True), ("rgb", False)])
+def test_a_fast_pathway_on_motion_ignores_a_constant_brightness_change(tiny_model_cfg, fast_input,
+                                                                       invariant):
+    """Frame differences cancel what every frame shares: the fast pathway on ``diff`` gives the
+    same features when all frames are brighter; the slow pathway still sees appearance."""
+    torch.manual_seed(0)
+    net = backbone(tiny_model_cfg, pathways="slowfast", in_channels=4, fast_input=fast_input).eval()
+    clip = torch.randn(1, 4, 8, 32, 32)
+    brighter = clip.clone()
+    brighter[:, :3] += 0.5
+    with torch.no_grad():
+        a, b = net(clip), net(brighter)
+    same_fast = all(torch.allclose(fa, fb, atol=1e-5) for (_, fa), (_, fb) in zip(a, b))
+    assert same_fast == invariant
+    assert not torch.allclose(a[-1][0], b[-1][0], atol=1e-5)  # slow features see the change
+    with pytest.raises(ValueError, match="fast_input"):
+        backbone(tiny_model_cfg, fast_input="flow")
