@@ -13,6 +13,8 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
   speed does not depend on the values, but their masks fill the frames), with the process's
   peak RSS; then with the shipped parent (its real masks: what a user runs);
 - ``sfvos segment`` with the default 100 fine-tuning steps and the shipped parent;
+- ``sfvos segment --steps 0`` on 600 frames (the steady-state rate, start-up cancelled) and
+  with 1, 3 and 5 objects (:mod:`benchmarks.long_video`);
 - pretraining frames/s (batch 8 of 8-frame clips, the profile's recipe);
 - the J and F code of ``pipeline.evaluation`` against a literal re-statement of the DAVIS
   toolkit's definitions (``tests/evaluation/davis_reference.py``) on the same masks;
@@ -304,6 +306,9 @@ def main() -> None:
         cache = decode(sample if sample.is_dir() else args.davis, tmp / "cache", (480, 854))
         print("segment ...", flush=True)
         segment = bench_segment(args.davis, tmp, args.runs)
+        print("long video, objects ...", flush=True)
+        from benchmarks.long_video import bench_long  # it imports this module's helpers
+        long = bench_long(args.davis, tmp, lengths=(80, 600), objects=(1, 3, 5))
         print("stages ...", flush=True)
         stages = bench_stages(tmp)
         print("pretrain, evaluate, cache, roofline ...", flush=True)
@@ -315,7 +320,10 @@ def main() -> None:
         f"on {started}: {_machine()}. Medians of {args.runs} runs; see the script's docstring "
         "for what each row measures.", "",
         f"## End to end: `sfvos segment` on an 854x480 mp4 ({SEQUENCE}, the real-DAVIS profile's model)", "",
-        *segment, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
+        *segment, "", "## Long videos and several objects (`benchmarks/long_video.py`)", "",
+        "The 80 frames played back and forth to 600; frame 0's object cut into 1, 3 or 5 "
+        "vertical strips, each an object; `--steps 0`, the shipped parent.", "",
+        *long, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
     write_text_atomic(args.out, text)

@@ -47,43 +47,54 @@ def strips(mask: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def main() -> None:
+def bench_long(davis: Path, tmp: Path, lengths=(300, 600, 3000), objects=(1, 3, 5),
+               object_frames: int = 80) -> list[str]:
+    """Markdown rows: one run per length (one object) and per object count, then the
+    steady-state rates between consecutive lengths."""
     import imageio.v2 as imageio
 
+    paths = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
+    mask0 = read_mask(davis / "Annotations" / "480p" / SEQUENCE / "00000.png", 2016)
+    frames = [read_frame(p) for p in paths]
+    sfvos = str(Path(sys.executable).with_name("sfvos"))
+    rows = ["| run | frames | objects | wall s | frames/s | peak RSS MB |", "|---|---|---|---|---|---|"]
+
+    def segment(n: int, k: int) -> float:
+        video, mask = tmp / f"long_{n}.mp4", tmp / f"strips_{k}.png"
+        if not video.exists():
+            with imageio.get_writer(video, fps=24, quality=9, macro_block_size=1) as w:
+                for i in ping_pong(n, len(frames)):
+                    w.append_data(frames[i])
+        write_palette_png(mask, strips(mask0, k))
+        wall, rss = _run([sfvos, "segment", str(video), "--mask", str(mask), "--steps", "0",
+                          "--out", str(tmp / f"long_out_{n}_{k}")])
+        rows.append(f"| `segment --steps 0` | {n} | {k} | {wall:.1f} | {n / wall:.1f} | {rss:.0f} |")
+        print(rows[-1], flush=True)
+        return wall
+
+    walls = {n: segment(n, 1) for n in lengths}
+    for k in objects:
+        if k != 1 or object_frames not in walls:
+            segment(object_frames, k)
+    lengths = sorted(walls)
+    rows += [f"| steady state, {a} -> {b} frames (start-up cancelled) | {b - a} | 1 | "
+             f"{walls[b] - walls[a]:.1f} | {(b - a) / (walls[b] - walls[a]):.2f} | |"
+             for a, b in zip(lengths, lengths[1:])]
+    return rows
+
+
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--davis", type=Path, default=ROOT.parent / "shared/data/davis2016-dev/DAVIS")
     ap.add_argument("--frames", default="300,600,3000")
     ap.add_argument("--objects", default="1,3,5")
     ap.add_argument("--object-frames", type=int, default=80)
     args = ap.parse_args()
-    paths = sorted((args.davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
-    mask0 = read_mask(args.davis / "Annotations" / "480p" / SEQUENCE / "00000.png", 2016)
-    sfvos = str(Path(sys.executable).with_name("sfvos"))
-    print(f"{_machine()}; sequence {SEQUENCE} ({len(paths)} frames) played back and forth\n")
-    print("| run | frames | objects | wall s | frames/s | peak RSS MB |\n|---|---|---|---|---|---|")
+    print(f"{_machine()}; sequence {SEQUENCE} played back and forth\n")
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        frames = [read_frame(p) for p in paths]
-
-        def segment(n: int, k: int) -> tuple[float, float]:
-            video, mask = tmp / f"{n}.mp4", tmp / f"mask{k}.png"
-            if not video.exists():
-                with imageio.get_writer(video, fps=24, quality=9, macro_block_size=1) as w:
-                    for i in ping_pong(n, len(frames)):
-                        w.append_data(frames[i])
-            write_palette_png(mask, strips(mask0, k))
-            wall, rss = _run([sfvos, "segment", str(video), "--mask", str(mask), "--steps", "0",
-                              "--out", str(tmp / f"out_{n}_{k}")])
-            print(f"| `segment --steps 0` | {n} | {k} | {wall:.1f} | {n / wall:.1f} | {rss:.0f} |",
-                  flush=True)
-            return wall, rss
-
-        walls = {n: segment(n, 1)[0] for n in (int(f) for f in args.frames.split(","))}
-        for k in (int(k) for k in args.objects.split(",")):
-            segment(args.object_frames, k)
-        lengths = sorted(walls)
-        for a, b in zip(lengths, lengths[1:]):
-            print(f"\nsteady state, {a} -> {b} frames: {(b - a) / (walls[b] - walls[a]):.2f} frames/s")
+        rows = bench_long(args.davis, Path(tmp), [int(f) for f in args.frames.split(",")],
+                          [int(k) for k in args.objects.split(",")], args.object_frames)
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
