@@ -1,0 +1,43 @@
+"""The helpers of the benchmark scripts whose figures go into the README and BENCHMARKS.md."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.heldout import summary
+from benchmarks.long_video import ping_pong, strips
+
+
+def test_ping_pong_plays_the_frames_back_and_forth_without_repeating_the_ends():
+    assert ping_pong(10, 4) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
+    assert ping_pong(3, 80) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_strips_cut_the_object_into_k_objects_covering_exactly_its_pixels(k):
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:30, 7:52] = 1
+    mask[12, 3] = 1  # a stray pixel left of the box still belongs to strip 1
+    out = strips(mask, k)
+    assert np.array_equal(out > 0, mask > 0)
+    assert sorted(np.unique(out[out > 0]).tolist()) == list(range(1, k + 1))
+    widths = [np.ptp(np.nonzero((out == i).any(0))[0]) + 1 for i in range(2, k)]  # inner strips
+    assert all(abs(w - 49 / k) <= 1.5 for w in widths), widths
+
+
+def test_summary_gives_mean_sd_and_range_over_seeds_per_folder_and_label(tmp_path):
+    info = {"a": {"held_out": True, "attributes": ["FM"]}, "b": {"held_out": True, "attributes": []},
+            "v": {"held_out": False, "attributes": []}}
+    run = tmp_path / "slow" / "runs.jsonl"
+    run.parent.mkdir()
+    lines = [{"label": "x", "seed": 0, "per_sequence": {"a": 0.2, "b": 0.6, "v": 0.9}},
+             {"label": "x", "seed": 1, "per_sequence": {"a": 0.9, "b": 0.9, "v": 0.9}},
+             {"label": "x", "seed": 1, "per_sequence": {"a": 0.4, "b": 0.8, "v": 0.7}}]  # replaces
+    run.write_text("\n".join(json.dumps(r) for r in lines))
+    table = summary([run], info).splitlines()
+    assert table[0] == "| label | seeds | held-out FM | held-out other | held-out | val |"
+    cells = [c.strip() for c in table[2].split("|")[1:-1]]
+    assert cells[:2] == ["slow/x", "0,1"]
+    assert cells[2] == "0.300 ± 0.141 (0.200-0.400)"  # FM: 0.2 and 0.4
+    assert cells[4] == "0.500 ± 0.141 (0.400-0.600)"  # held-out: (0.2+0.6)/2, (0.4+0.8)/2
+    assert cells[5] == "0.800 ± 0.141 (0.700-0.900)"
