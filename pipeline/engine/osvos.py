@@ -211,9 +211,9 @@ class Propagator:
     object's predicted mask that lies farther than ``new_part_margin`` times the object's size
     (the square root of its area) from the object's flow-warped previous mask is not the
     object moving but something new that the network takes for it (a banner or a fence the
-    object passes), and is dropped: once in the mask it would become the next frame's prior and stay to the
-    end. Parts that grow out of the object are kept, as are all parts of an object whose
-    previous mask is empty (one being found again).
+    object passes), and is dropped: once in the mask it would become the next frame's prior
+    and stay to the end. Parts that grow out of the object are kept, as are all parts of an
+    object whose previous mask is empty (one being found again).
     """
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
