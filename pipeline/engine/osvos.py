@@ -288,9 +288,10 @@ class Propagator:
         data = self.model.data_preprocessor({"inputs": inputs}, False)
         fg_crops = _predict_last(self.model, data["inputs"], self.flip, self.bf16).float().cpu().numpy()
         fg = np.stack([paste(fg_crops[k], self.boxes[k], (h, w)) for k in range(k_count)])
-        if self.drop_new_parts:
-            _drop_new_parts(fg, prior, self.new_part_margin)
-        return aggregate_argmax(fg), fg
+        ids = aggregate_argmax(fg)
+        if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
+            ids = aggregate_argmax(fg)  # only when a part was dropped
+        return ids, fg
 
 
 def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -302,11 +303,11 @@ def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return ids
 
 
-def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float) -> None:
+def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.ndarray) -> bool:
     """Zero, in place, each object's foreground probability on the connected parts of its
-    predicted mask that do not come within ``margin`` times its size of its ``prior`` (K, h, w)
-    bool (see :class:`Propagator`)."""
-    ids = aggregate_argmax(fg)
+    predicted mask (``ids``, the classes of ``fg``) that do not come within ``margin`` times
+    its size of its ``prior`` (K, h, w) bool (see :class:`Propagator`); whether any was."""
+    dropped = False
     for k, before in enumerate(prior):
         area = int(before.sum())
         if not area:
@@ -320,6 +321,8 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float) -> None:
         new = np.setdiff1d(np.arange(1, count), parts[near > 0])
         if len(new):
             fg[k][np.isin(parts, new)] = 0
+            dropped = True
+    return dropped
 
 
 def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,

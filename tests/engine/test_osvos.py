@@ -135,7 +135,7 @@ def test_drop_new_parts_keeps_an_object_that_is_being_found_again():
     fg[1, 2:8, 30:36] = fg[1, 30:36, 2:8] = 0.9  # object 2: two parts, nothing before
     prior = np.zeros((2, 40, 40), bool)
     prior[0, 3:9, 3:9] = True
-    _drop_new_parts(fg, prior, margin=0.1)
+    assert _drop_new_parts(fg, prior, margin=0.1, ids=aggregate_argmax(fg))
     assert fg[0, 4, 4] == 0.9 and fg[0, 32, 32] == 0  # the far part of object 1 is dropped
     assert fg[1, 4, 32] == 0.9 and fg[1, 32, 4] == 0.9
 
