@@ -12,7 +12,8 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
   mp4 writing) in frames/s, per pathway (random weights of that pathway's architecture:
   speed does not depend on the values, but their masks fill the frames), with the process's
   peak RSS; then with the shipped parent (its real masks: what a user runs);
-- ``sfvos segment`` with the default 100 fine-tuning steps and the shipped parent;
+- ``sfvos segment`` with its default fine-tuning and the shipped parent, and its time over
+  ``--steps 0``'s (what adapting costs a user);
 - ``sfvos segment --steps 0`` on 600 frames (the steady-state rate, start-up cancelled) and
   with 1, 3 and 5 objects (:mod:`benchmarks.long_video`);
 - pretraining frames/s (batch 8 of 8-frame clips, the profile's recipe);
@@ -44,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.data.cache import decode, load_arrays  # noqa: E402
 from pipeline.data.davis import read_frame, read_mask  # noqa: E402
 from pipeline.engine.checkpoint import load_weights, save_model  # noqa: E402
+from pipeline.engine.osvos import FinetuneConfig  # noqa: E402
 from pipeline.evaluation.measures import db_eval_iou, f_measure  # noqa: E402
 from pipeline.fileio import write_text_atomic  # noqa: E402
 from pipeline.models.complexity import complexity  # noqa: E402
@@ -165,12 +167,13 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
             rows.append(f"| `segment --steps 0{''.join(' ' + f for f in flags)}`, {pathways} | {n} | "
                         f"{wall:.1f} | {n / wall:.1f} | {max(g[1] for g in got):.0f} |")
     got = [_run(sfvos + ["--out", str(tmp / f"seg_parent_{i}"), "--steps", "0"]) for i in range(runs)]
-    wall = statistics.median(g[0] for g in got)  # what a user runs: real masks, not random ones
-    rows.append(f"| `segment --steps 0` (shipped parent), slowfast | {n} | {wall:.1f} | "
-                f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
+    wall0 = statistics.median(g[0] for g in got)  # what a user runs: real masks, not random ones
+    rows.append(f"| `segment --steps 0` (shipped parent), slowfast | {n} | {wall0:.1f} | "
+                f"{n / wall0:.1f} | {max(g[1] for g in got):.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
-    rows.append(f"| `segment` (100 steps, shipped parent), slowfast | {n} | {wall:.1f} | "
-                f"{n / wall:.1f} | {rss:.0f} |")
+    rows.append(f"| `segment` (defaults: {FinetuneConfig().steps} steps, shipped parent), slowfast | "
+                f"{n} | {wall:.1f} | {n / wall:.1f} | {rss:.0f} |")
+    rows.append(f"| ratio: `segment` / `segment --steps 0` | | {wall / wall0:.2f}x | | |")
     return rows
 
 

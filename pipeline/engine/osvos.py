@@ -55,8 +55,10 @@ class FinetuneConfig(ClipTraining):
     each clip's prediction with its mirror image's; ``predict_bf16``: prediction under
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
     of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
-    ``train_backbone``: false keeps the backbone as the parent left it and adapts the decoder
-    alone (no backward pass through the backbone: cheaper steps); ``drop_new_parts`` and
+    ``frozen_scales``: the backbone's first scales (stems, then stages:
+    :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
+    weights, so the backward pass stops before them (cheaper steps; the whole backbone's
+    number of scales adapts the decoder alone); ``drop_new_parts`` and
     ``new_part_margin``: see :class:`Propagator`."""
 
     steps: int = 100
@@ -68,7 +70,7 @@ class FinetuneConfig(ClipTraining):
     test_flip: bool = True
     predict_bf16: bool = False
     predict_context_scale: float = 0.9
-    train_backbone: bool = True
+    frozen_scales: int = 3
     drop_new_parts: bool = True
     new_part_margin: float = 0.1
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
@@ -136,8 +138,17 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     augment = Compose([build(TRANSFORMS, dict(t)) for t in cfg.augment])
     model.to(device).train()
     _freeze_batchnorm(model)
-    if not cfg.train_backbone:
-        model.backbone.eval().requires_grad_(False)
+    backbone = model.backbone
+    if not 0 <= cfg.frozen_scales <= backbone.num_scales:
+        raise ValueError(f"finetune.frozen_scales must be in [0, {backbone.num_scales}] for this "
+                         f"backbone ({backbone.num_scales} scales), got {cfg.frozen_scales}")
+    for scale in range(cfg.frozen_scales):
+        for module in backbone.scale_modules(scale):
+            module.requires_grad_(False)
+    # oneDNN's CPU conv backward, the depthwise ones above all, is about 2x faster on
+    # channels-last tensors; the weights go back to the default layout at the end
+    layout = torch.channels_last_3d if torch.device(device).type == "cpu" else torch.contiguous_format
+    model.to(memory_format=layout)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr * 0.01)
@@ -149,6 +160,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
                                         cfg.static_prob, cfg.prior_strength, rng))
                  for _ in range(cfg.batch_size)]
         data = model.data_preprocessor(_batch(batch), True)
+        data["inputs"] = data["inputs"].contiguous(memory_format=layout)
         loss = sum(model(**data, mode="loss").values())
         if not torch.isfinite(loss):  # stop before the update spoils the weights
             raise TrainingDivergedError(f"finetune step {step + 1}: the loss is {float(loss.detach())}; "
@@ -161,7 +173,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
         losses.append(float(loss.detach()))
         if progress is not None:
             progress.update(1)
-    model.eval()
+    model.to(memory_format=torch.contiguous_format).eval()
     return losses
 
 

@@ -7,6 +7,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import nn
 
+from pipeline.labels import VOID
 from pipeline.registry import MODELS, build
 
 
@@ -34,7 +35,8 @@ class SlowFastSegmenter(BaseModel):
         context: crop side over the object's larger side.
 
     ``forward(inputs (B,4,T,H,W), data_samples (B,T,H,W), mode)``: ``tensor`` gives logits
-    (B, C, T, H, W), ``loss`` a dict of losses, ``predict`` per-pixel class probabilities,
+    (B, C, T, H, W), ``loss`` a dict of losses (when only the last frame has
+    labels, the rest void, only that frame is decoded: the same losses for less work), ``predict`` per-pixel class probabilities,
     ``predict_last`` those of the last frame alone (B, C, 1, H, W): what propagation uses,
     for a third of the decoder's work.
     """
@@ -73,13 +75,27 @@ class SlowFastSegmenter(BaseModel):
                 mode: str = "tensor"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        last_only = mode == "predict_last"
+        if mode == "loss" and self._last_frame_alone(data_samples):
+            last_only, data_samples = True, data_samples[:, -1:]
         logits = self.decoder(self.backbone(inputs), out_size=tuple(inputs.shape[2:]),
-                              prior=inputs[:, 3:], image=inputs[:, :3], last_only=mode == "predict_last")
+                              prior=inputs[:, 3:], image=inputs[:, :3], last_only=last_only)
         if mode == "tensor":
             return logits
         if mode == "loss":
             return {f"loss_{type(fn).__name__}": fn(logits, data_samples) for fn in self.losses}
         return logits.softmax(dim=1)
+
+
+    def _last_frame_alone(self, targets: torch.Tensor) -> bool:
+        """Whether decoding only the last frame gives the loss of decoding every frame: only
+        the last frame is labelled (one-shot fine-tuning), the losses ignore void pixels, and
+        the decoder's BatchNorm uses its running statistics (with batch statistics the other
+        frames would change the last one's)."""
+        if targets.shape[1] < 2 or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+                                       for m in self.decoder.modules()):
+            return False
+        return bool((targets[:, :-1] == VOID).all())
 
 
 def build_segmenter(cfg: dict) -> SlowFastSegmenter:

@@ -119,6 +119,18 @@ class SlowFastBackbone(nn.Module):
             self.laterals = nn.ModuleList(FuseFastToSlow(f, alpha, fusion_kernel) for f in fast_w)
         self.num_scales = len(slow_w)
 
+    def scale_modules(self, scale: int) -> list[nn.Module]:
+        """The modules that make scale ``scale``'s features (0: the stems, ``i``: stage
+        ``i - 1``), each pathway's with the lateral connection that joins them there."""
+        if not 0 <= scale < self.num_scales:
+            raise ValueError(f"scale must be in [0, {self.num_scales}), got {scale}")
+        parts = []
+        for used, name in ((self.use_slow, "slow_pathway"), (self.use_fast, "fast_pathway")):
+            if used:
+                pathway = getattr(self, name)
+                parts.append(pathway.stem if scale == 0 else pathway.stages[scale - 1])
+        return parts + ([self.laterals[scale]] if self.fuse else [])
+
     def check_input(self, x: torch.Tensor) -> None:
         """Clear errors for clips the network cannot take, before any conv runs."""
         if x.ndim != 5 or x.shape[1] != self.in_channels:

@@ -239,13 +239,31 @@ def test_finetune_fits_frame0_and_propagates(tiny_cache, tiny_model_cfg):
     assert db_eval_iou(masks[1] > 0, out[1] > 0) > 0.5
 
 
-def test_finetune_with_a_frozen_backbone_adapts_the_decoder_alone(tiny_cache, tiny_model_cfg):
+@pytest.mark.parametrize("frozen", [1, 2, "all"])
+def test_finetune_with_frozen_scales_keeps_exactly_those_weights(tiny_cache, tiny_model_cfg, frozen):
     torch.manual_seed(0)
     model = build_segmenter(tiny_model_cfg)
+    backbone = model.backbone
+    frozen = backbone.num_scales if frozen == "all" else frozen
     before = {k: v.clone() for k, v in model.state_dict().items()}
     frames, masks = load_arrays(tiny_cache, sequence_table(tiny_cache, "val")[0]["name"])
-    cfg = FinetuneConfig(steps=5, lr=5e-3, batch_size=2, clip_len=4, train_backbone=False,
+    cfg = FinetuneConfig(steps=5, lr=5e-3, batch_size=2, clip_len=4, frozen_scales=frozen,
                          augment=ClipAugment(flip=0, colour=0))
     finetune(model, frames, frame0_labels(masks[0], [1]), cfg)
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
-    assert changed and all(k.startswith("decoder.") for k in changed), sorted(changed)[:5]
+    names = {id(p): n for n, p in model.named_parameters()}
+    kept = {names[id(p)] for s in range(frozen) for m in backbone.scale_modules(s) for p in m.parameters()}
+    trained = {n for n, p in model.named_parameters() if n not in kept and p.ndim > 1}  # BN stays
+    assert kept and not kept & changed
+    assert trained <= changed, sorted(trained - changed)[:5]
+    if frozen == backbone.num_scales:
+        assert all(k.startswith("decoder.") for k in changed), sorted(changed)[:5]
+    assert all(p.is_contiguous() for p in model.parameters())  # the default layout again
+
+
+def test_finetune_refuses_more_frozen_scales_than_the_backbone_has(tiny_cache, tiny_model_cfg):
+    model = build_segmenter(tiny_model_cfg)
+    frames, masks = load_arrays(tiny_cache, sequence_table(tiny_cache, "val")[0]["name"])
+    cfg = FinetuneConfig(steps=1, clip_len=4, frozen_scales=model.backbone.num_scales + 1)
+    with pytest.raises(ValueError, match="frozen_scales must be in"):
+        finetune(model, frames, frame0_labels(masks[0], [1]), cfg)

@@ -68,6 +68,47 @@ def test_loss_and_predict_modes(tiny_model_cfg):
         model(clip, mode="logits")
 
 
+@pytest.mark.parametrize("refine_channels", [0, 4])
+def test_a_loss_on_the_last_frame_alone_decodes_that_frame_and_changes_nothing(tiny_model_cfg,
+                                                                                refine_channels):
+    """One-shot fine-tuning labels only the clip's last frame: the loss decodes only it, with
+    the loss and gradients of decoding every frame."""
+    tiny_model_cfg["loss"] = [{"type": "BalancedCrossEntropyLoss"}, {"type": "DiceLoss", "loss_weight": 0.5}]
+    tiny_model_cfg["decoder"]["refine_channels"] = refine_channels
+    torch.manual_seed(0)
+    model = build_segmenter(tiny_model_cfg)
+    for m in model.modules():  # BN frozen, as fine-tuning has it
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    clip = torch.randn(2, 4, 8, 32, 32)
+    target = torch.full((2, 8, 32, 32), 255)
+    target[:, -1] = torch.randint(0, 2, (2, 32, 32))
+    calls = []
+    decode = model.decoder.forward
+    model.decoder.forward = lambda *a, **k: calls.append(k["last_only"]) or decode(*a, **k)
+
+    def loss_and_grads(loss):
+        model.zero_grad()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    logits = model(clip, mode="tensor")
+    full = loss_and_grads(sum(fn(logits, target) for fn in model.losses))
+    last = loss_and_grads(sum(model(clip, target, mode="loss").values()))
+    assert calls == [False, True]
+    torch.testing.assert_close(last[0], full[0], rtol=1e-5, atol=1e-6)
+    assert len(last[1]) == len(full[1])
+    for a, b in zip(last[1], full[1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    model.decoder.refine[1].train()  # batch statistics: the other frames count, all decoded
+    model(clip, target, mode="loss")
+    assert calls[-1] is False
+    model.decoder.refine[1].eval()
+    target[0, 0, 0, 0] = 1  # one labelled pixel in an earlier frame: every frame is decoded
+    model(clip, target, mode="loss")
+    assert calls[-1] is False
+
+
 @pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
 @pytest.mark.parametrize("refine_channels", [0, 4])
 def test_predict_last_is_the_last_frame_of_predict(tiny_model_cfg, pathways, refine_channels):
