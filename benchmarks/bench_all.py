@@ -94,6 +94,17 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "into channels for a 2D conv took 7.2 to 46 ms; under bfloat16 it takes 2.4 ms (`--bf16`). "
     "The per-frame (1,k,k) convs run as 2D convs over frames folded into the batch: 29.0 vs "
     "27.9 ms per pair, not kept.",
+    "Cheaper fine-tuning steps (issue 22; measured on a 2-core AMD EPYC without AMX, the "
+    "held-out protocol's photos parent, batch 2 of 8-frame 160-pixel clips): torch.profiler "
+    "put 76 % of a step's forward and backward time in the convs' backward pass, 7x their "
+    "forward, most of it in the fast "
+    "stem's weight gradient (4 -> 4 channels, 5x7x7: 123 ms) and the depthwise convs. The loss "
+    "decodes only the labelled frame 0 (the same loss and gradients), and the convs run "
+    "channels-last on the CPU (oneDNN's depthwise backward about 2x faster): 0.98 -> 0.51 s "
+    "a step, the same results up to float rounding. `finetune.frozen_scales=3` stops the "
+    "backward pass at the 1/16 stage: 0.28 s a step, fine-tuning 27 s instead of 97 s a "
+    "sequence, the same held-out J&F over three seeds (0.650 vs 0.647). Which share each "
+    "part saves depends on the CPU: the backward convs' cost is oneDNN's on this one.",
     "What bounds the end-to-end rate on 2 cores (the shipped parent, 80 frames, 8.2 s): "
     "imports 1.8 s (torch 0.8 s; mmengine.model pulls torch.distributed's optimizers, 0.65 s), "
     "reading the mp4 0.7 s, the network 2.5 s (32 ms per flipped pair), optical flow 0.7 s, "

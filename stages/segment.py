@@ -20,6 +20,9 @@ def main(
     checkpoint: Optional[Path] = typer.Option(
         None, help="weights written by the pipeline (default: the shipped DAVIS 2016 parent)"),
     steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
+    frozen_scales: int = typer.Option(
+        3, help="backbone scales that keep the checkpoint's weights while fine-tuning (0 = "
+        "adapt them all: 3.5x slower steps, for networks that are not trained parents)"),
     flip: bool = typer.Option(True, "--flip/--no-flip",
                               help="average with the mirrored video's prediction (2x network time)"),
     bf16: bool = typer.Option(False, "--bf16", help="predict in bfloat16 (faster on CPUs with AMX)"),
@@ -39,10 +42,10 @@ def main(
     from pipeline.engine.segment import segment_video
     from pipeline.weights import PARENT_CHECKPOINT
 
+    cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
+                  predict_bf16=bf16)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
-                            out, replace(FinetuneConfig(), steps=steps, test_flip=flip,
-                                         predict_bf16=bf16), height, width, device, pathways,
-                            per_object)
+                            out, cfg, height, width, device, pathways, per_object)
     typer.echo(
         f"segmented {summary['frames']} frames, {summary['objects']} object(s) in "
         f"{summary['seconds']:.1f} s ({summary['fps']:.1f} frames/s); outputs in {out}/ "

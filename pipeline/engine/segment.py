@@ -60,6 +60,9 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
     masks = dict(_mask_list(mask_path))
     check_options(cfg, height, width, device, pathways)
     model = load_segmenter(checkpoint, pathways)  # readable, ours and of the asked pathways
+    if cfg.steps and cfg.frozen_scales > model.backbone.num_scales:
+        raise ConfigError(f"--frozen-scales {cfg.frozen_scales}: {checkpoint}'s backbone has "
+                          f"{model.backbone.num_scales} scales; give 0 to {model.backbone.num_scales}")
     out_dir = Path(out_dir)
     with output_folder(out_dir, video, masks.values()) as tmp:
         source = VideoSource(video)
@@ -266,7 +269,7 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
-    """``--steps``, ``--height``, ``--width``, ``--device`` and ``--pathways`` that can work,
+    """``--steps``, ``--frozen-scales``, ``--height``, ``--width``, ``--device`` and ``--pathways`` that can work,
     or a ConfigError."""
     import torch
 
@@ -274,6 +277,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
 
     if cfg.steps < 0:
         raise ConfigError(f"--steps {cfg.steps}: must be >= 0 (0 = the checkpoint as it is)")
+    if cfg.frozen_scales < 0:
+        raise ConfigError(f"--frozen-scales {cfg.frozen_scales}: must be >= 0 (0 = fine-tune "
+                          "every weight)")
     for option, value in (("--height", height), ("--width", width)):
         if value is not None and value < 16:
             raise ConfigError(f"{option} {value}: the working size must be >= 16 pixels")

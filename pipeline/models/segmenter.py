@@ -35,10 +35,10 @@ class SlowFastSegmenter(BaseModel):
         context: crop side over the object's larger side.
 
     ``forward(inputs (B,4,T,H,W), data_samples (B,T,H,W), mode)``: ``tensor`` gives logits
-    (B, C, T, H, W), ``loss`` a dict of losses (when only the last frame has
-    labels, the rest void, only that frame is decoded: the same losses for less work), ``predict`` per-pixel class probabilities,
-    ``predict_last`` those of the last frame alone (B, C, 1, H, W): what propagation uses,
-    for a third of the decoder's work.
+    (B, C, T, H, W), ``loss`` a dict of losses (when only the last frame is labelled, the
+    rest void, only that frame is decoded: the same losses for less work), ``predict``
+    per-pixel class probabilities, ``predict_last`` those of the last frame alone
+    (B, C, 1, H, W): what propagation uses, for a third of the decoder's work.
     """
 
     def __init__(self, pathways: str = "slowfast", backbone=None, decoder=None, loss=None,
@@ -85,7 +85,6 @@ class SlowFastSegmenter(BaseModel):
         if mode == "loss":
             return {f"loss_{type(fn).__name__}": fn(logits, data_samples) for fn in self.losses}
         return logits.softmax(dim=1)
-
 
     def _last_frame_alone(self, targets: torch.Tensor) -> bool:
         """Whether decoding only the last frame gives the loss of decoding every frame: only

@@ -46,7 +46,7 @@ def test_segment_real_video_against_ground_truth(tmp_path, checkpoint):
     mask = DAVIS16 / "Annotations/480p" / seq / "00000.png"
     out = tmp_path / "out"
     result = _invoke(video, "--mask", mask, "--out", out, "--checkpoint", checkpoint,
-                     "--steps", 150, "--height", 96)
+                     "--steps", 150, "--frozen-scales", 0, "--height", 96)
     assert result.exit_code == 0, result.output
     assert f"segmented {n} frames" in result.output
     assert (out / "overlay.mp4").stat().st_size > 0

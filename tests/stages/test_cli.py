@@ -103,6 +103,8 @@ def test_bad_checkpoint_one_line_before_the_video_is_read(case, checkpoint, mask
 
 OPTIONS = {
     "negative steps": (("--steps", -5), "--steps -5: must be >= 0"),
+    "negative frozen scales": (("--frozen-scales", -1), "--frozen-scales -1: must be >= 0"),
+    "more frozen scales than the backbone has": (("--frozen-scales", 9), "backbone has 3 scales; give 0 to 3"),
     "out is a file": (("--out", "FILE"), "is a file; give a folder"),
     "working size under 16": (("--height", 8), "--height 8: the working size must be >= 16"),
     "no such device": (("--device", "tpu9"), "--device tpu9"),
