@@ -269,8 +269,9 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
-    """``--steps``, ``--frozen-scales``, ``--height``, ``--width``, ``--device`` and ``--pathways`` that can work,
-    or a ConfigError."""
+    """``--steps``, ``--frozen-scales``, ``--height``, ``--width``, ``--device`` and
+    ``--pathways`` that can work, or a ConfigError (``--frozen-scales`` beyond the
+    checkpoint's scales is refused once it is loaded)."""
     import torch
 
     from pipeline.models.slowfast import PATHWAYS

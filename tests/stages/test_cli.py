@@ -256,3 +256,17 @@ def test_debug_shows_the_traceback_and_bugs_keep_theirs(checkpoint, mask, tmp_pa
     monkeypatch.setattr(segment, "VideoSource", lambda path: 1 / 0)  # a bug, not bad input
     result = CliRunner().invoke(app, [str(a) for a in args[:-2]])
     assert isinstance(result.exception, ZeroDivisionError)  # not swallowed into one line
+
+
+def test_segment_option_defaults_are_the_finetune_defaults():
+    """The CLI writes its fine-tuning defaults as literals (importing the config would load
+    torch at start-up); they must stay those of ``FinetuneConfig``, which the README and
+    ``make bench`` describe."""
+    import inspect
+
+    from pipeline.engine.osvos import FinetuneConfig
+    from stages import segment
+
+    options = inspect.signature(segment.main).parameters
+    for name in ("steps", "frozen_scales"):
+        assert options[name].default.default == getattr(FinetuneConfig(), name), name
