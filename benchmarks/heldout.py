@@ -44,6 +44,7 @@ from pipeline.engine.checkpoint import register_trusted_loader
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.engine.vos import load_segmenter, write_sequence
 from pipeline.evaluation.evaluate import evaluate_folder
+from pipeline.runtime import retain_freed_memory
 from stages.params import check_section
 
 PREDICTION_ONLY = ("test_flip", "predict_bf16", "predict_context_scale", "drop_new_parts",
@@ -142,6 +143,7 @@ def summary(files: list[Path], info: dict[str, dict]) -> str:
 
 
 def main() -> None:
+    retain_freed_memory()  # as the stage commands do
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--davis", type=Path, required=True, help="DAVIS root with the held-out split")
     ap.add_argument("--cache", type=Path, required=True, help="its decoded cache")

@@ -27,6 +27,7 @@ from pipeline.engine.osvos import FinetuneConfig
 from pipeline.engine.pretrain import PretrainConfig, pretrain
 from pipeline.engine.vos import run_split
 from pipeline.evaluation.evaluate import evaluate_folder
+from pipeline.runtime import retain_freed_memory
 from stages.params import check_section
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
@@ -45,6 +46,7 @@ def _override(params: dict, assignment: str) -> None:
 
 
 def main() -> None:
+    retain_freed_memory()  # as the stage commands do
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--davis", type=Path, required=True, help="DAVIS root (holds JPEGImages/)")
     ap.add_argument("--out", type=Path, required=True, help="run folder")

@@ -19,6 +19,9 @@ def main(cache: Path = CACHE, davis: Path = DAVIS, checkpoint: Path = CHECKPOINT
     """Fine-tune on frame 0 and segment every validation sequence (params: finetune)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
     from pipeline.engine.vos import finetune_split, load_segmenter
+    from pipeline.runtime import retain_freed_memory
+
+    retain_freed_memory()
 
     cfg = load_params(params, "finetune")["finetune"]
     # the checkpoint is read and its model checked before any sequence is touched

@@ -20,6 +20,9 @@ def main(cache: Path = CACHE,
     """Pretrain the segmenter (params: model, pretrain; finetune's clip checked early too)."""
     # imported here so that `sfvos --help`, `evaluate` and `report` do not load torch
     from pipeline.engine.pretrain import pretrain
+    from pipeline.runtime import retain_freed_memory
+
+    retain_freed_memory()
 
     p = load_params(params, "model", "pretrain", optional=("finetune",))
     backbone = check_model(p["model"]).backbone

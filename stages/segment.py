@@ -40,7 +40,10 @@ def main(
 
     from pipeline.engine.osvos import FinetuneConfig
     from pipeline.engine.segment import segment_video
+    from pipeline.runtime import retain_freed_memory
     from pipeline.weights import PARENT_CHECKPOINT
+
+    retain_freed_memory()
 
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
                   predict_bf16=bf16)

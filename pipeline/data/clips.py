@@ -56,8 +56,12 @@ class ClipSpec:
         return (crop(frames, box, self.crop_size),
                 crop(masks, box, self.crop_size, nearest=True, fill=fill))
 
-    def inputs(self, frames: np.ndarray, priors: np.ndarray, box: Box) -> np.ndarray:
+    def inputs(self, frames: np.ndarray, priors: np.ndarray, box: Box,
+               cls: int | None = None) -> np.ndarray:
         """The network's input (T, S, S, 4) uint8: ``frames`` (T, H, W, 3) and binary
-        ``priors`` (T, H, W) at the frame's size, cropped to ``box``."""
+        ``priors`` (T, H, W) at the frame's size, cropped to ``box``. With ``cls``,
+        ``priors`` are class maps and the prior is where they hold ``cls``: the same input as
+        ``priors == cls``, compared on the crops instead of the whole frames. Sequences of
+        frames / maps work as arrays do."""
         crops, prior_crops = self.crop(frames, priors, box)
-        return with_prior(crops, prior_crops)
+        return with_prior(crops, prior_crops if cls is None else prior_crops == cls)

@@ -18,10 +18,11 @@ Box = tuple[float, float, float]
 
 def object_box(mask: np.ndarray, context: float = 2.0, min_side: float = 32.0) -> Box | None:
     """The square box around the non-zero pixels of ``mask``; ``None`` when it is empty."""
-    ys, xs = np.nonzero(mask)
-    if len(ys) == 0:
+    rows = np.flatnonzero(mask.any(axis=1))  # projections: no index arrays of every pixel
+    if len(rows) == 0:
         return None
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    cols = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     side = max(context * max(y1 - y0, x1 - x0), min_side)
     return (float(y0 + y1) / 2, float(x0 + x1) / 2, float(side))
 

@@ -14,6 +14,7 @@ wrong and what to do.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -46,8 +47,10 @@ class Sequence:
     attributes: tuple[str, ...] = field(default=())
 
 
+@functools.cache
 def davis_palette() -> np.ndarray:
-    """The DAVIS / PASCAL VOC palette, (256, 3) uint8: id 1 red, 2 green, 3 yellow, ..."""
+    """The DAVIS / PASCAL VOC palette, (256, 3) uint8: id 1 red, 2 green, 3 yellow, ...
+    Built once (it took 1.5 ms, twice per written frame) and read-only."""
     palette = np.zeros((256, 3), np.uint8)
     for i in range(256):
         c, r, g, b = i, 0, 0, 0
@@ -57,15 +60,25 @@ def davis_palette() -> np.ndarray:
             b |= ((c >> 2) & 1) << (7 - j)
             c >>= 3
         palette[i] = (r, g, b)
+    palette.flags.writeable = False
     return palette
 
 
+@functools.cache
+def _palette_list() -> list[int]:
+    return davis_palette().ravel().tolist()
+
+
 def write_palette_png(path: Path, ids: np.ndarray) -> None:
-    """Write an (H, W) uint8 id map as a DAVIS palette PNG, atomically (temp file, rename)."""
+    """Write an (H, W) uint8 id map as a DAVIS palette PNG, atomically (temp file, rename).
+
+    zlib level 1, not PIL's default 6: a mask of 854x480 is written 3-4x faster (1.5 ms
+    instead of 5.7 on 2 cores) for a file about 1.6x larger (8 KB instead of 5 KB); the
+    pixels are the same."""
     image = Image.fromarray(np.asarray(ids, np.uint8), mode="P")
-    image.putpalette(davis_palette().ravel().tolist())
+    image.putpalette(_palette_list())
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        image.save(tmp, format="PNG", compress_level=1)
 
 
 def detect_year(root: Path) -> int:

@@ -24,6 +24,7 @@ class FlowWarper:
         self.dis = cv2.DISOpticalFlow_create(preset)
         self.finest = None
         self.grid = None  # pixel coordinates of the last frame size, reused frame to frame
+        self.last = None  # (frame, its gray image): the next call's prev_frame, as a rule
 
     def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""
@@ -31,7 +32,10 @@ class FlowWarper:
         if finest != self.finest:
             self.dis.setFinestScale(finest)
             self.finest = finest
-        flow = self.dis.calc(_gray(frame), _gray(prev_frame), None)  # frame -> prev_frame
+        gray = _gray(frame)
+        prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else _gray(prev_frame)
+        self.last = (frame, gray)
+        flow = self.dis.calc(gray, prev_gray, None)  # frame -> prev_frame
         h, w = flow.shape[:2]
         if self.grid is None or self.grid[0].shape != (h, w):
             self.grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

@@ -287,18 +287,15 @@ class Propagator:
         prev = np.stack([(self.ids[-1] == k) for k in range(1, k_count + 1)]).astype(np.float32)
         prior = self.warper.warp(prev, self.frames[-1], frame) > 0.5
         past = self.spec.indices(len(self.frames), len(self.frames) + 1)[:-1]
-        clip = np.stack([self.frames[i] for i in past] + [frame])
-        past_ids = np.stack([self.ids[i] for i in past]) if len(past) else None
+        clip = [self.frames[i] for i in past] + [frame]  # whole frames: cropped, never copied
+        past_ids = [self.ids[i] for i in past]
         clips = []
         for k in range(k_count):
             self.boxes[k] = self.spec.box(prior[k]) or self.boxes[k]
-            masks = prior[k][None]
-            if past_ids is not None:
-                masks = np.concatenate([past_ids == k + 1, masks])
-            clips.append(self.spec.inputs(clip, masks.astype(np.uint8), self.boxes[k]))
-        inputs = torch.from_numpy(np.stack(clips)).permute(0, 4, 1, 2, 3)
-        data = self.model.data_preprocessor({"inputs": inputs}, False)
-        fg_crops = _predict_last(self.model, data["inputs"], self.flip, self.bf16).float().cpu().numpy()
+            classes = past_ids + [prior[k].view(np.uint8) * np.uint8(k + 1)]
+            clips.append(self.spec.inputs(clip, classes, self.boxes[k], cls=k + 1))
+        inputs = _network_inputs(self.model, np.stack(clips), self.flip)
+        fg_crops = _predict_last(self.model, inputs, self.flip, self.bf16).float().cpu().numpy()
         fg = np.stack([paste(fg_crops[k], self.boxes[k], (h, w)) for k in range(k_count)])
         ids = aggregate_argmax(fg)
         if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
@@ -377,12 +374,22 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     return out
 
 
+def _network_inputs(model, clips: np.ndarray, flip: bool) -> torch.Tensor:
+    """(K, T, S, S, 4) uint8 clips -> the network's (K, 4, T, S, S) float input on its device,
+    channels-last (the layout its fused convs run in, here without a copy); with ``flip``
+    (2K, ...): the mirrored clips follow, mirrored while still bytes."""
+    if flip:
+        clips = np.concatenate([clips, clips[:, :, :, ::-1]])
+    preprocessor = model.data_preprocessor
+    inputs = torch.from_numpy(clips).permute(0, 4, 1, 2, 3)  # (B, T, S, S, C) memory
+    return preprocessor.normalize(preprocessor.cast_data({"inputs": inputs})["inputs"])
+
+
 def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False) -> torch.Tensor:
     """(B, 4, T, S, S) clips -> (B, S, S) foreground probability of each clip's last frame;
-    with ``flip``, the mean with the mirrored clips' (mirrored back), in one batch; ``bf16``:
+    with ``flip``, ``inputs`` are (2B, ...), the second half the first's mirror images
+    (:func:`_network_inputs`): the mean of both (mirrored back), in one batch; ``bf16``:
     under bfloat16 autocast."""
-    if flip:
-        inputs = torch.cat([inputs, inputs.flip(-1)])
     inputs = inputs.contiguous(memory_format=torch.channels_last_3d)  # oneDNN's fastest layout
     with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bf16):
         probs = model(inputs, mode="predict_last")[:, 1, -1]

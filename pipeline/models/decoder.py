@@ -10,15 +10,16 @@ from pipeline.models.slowfast import slow_offset
 from pipeline.registry import MODELS
 
 
-def upsample_time(x: torch.Tensor, frames: int, alpha: int) -> torch.Tensor:
-    """Slow features (B, C, n, H, W) -> (B, C, T, H, W), nearest in time.
+def upsample_time(x: torch.Tensor, frames: int, alpha: int, last: int | None = None) -> torch.Tensor:
+    """Slow features (B, C, n, H, W) -> (B, C, T, H, W), nearest in time; with ``last``,
+    only the last ``last`` of those T frames (nothing else is gathered).
 
     Slow frame ``j`` was sampled at input frame ``offset + j * alpha`` with
     ``offset = (T - 1) % alpha`` (:func:`slow_offset`: the last frame is always sampled);
     frame ``t`` takes the slow frame sampled nearest to it, ties to the later one.
     """
     offset = slow_offset(frames, alpha)
-    t = torch.arange(frames, device=x.device)
+    t = torch.arange(frames - (last or frames), frames, device=x.device)
     index = torch.div(t - offset + alpha // 2, alpha, rounding_mode="floor").clamp(0, x.shape[2] - 1)
     return x.index_select(2, index)
 
@@ -88,7 +89,7 @@ class MultiScaleMaskDecoder(nn.Module):
             slow, fast = features[scale]
             parts = [p for p in (slow, fast) if p is not None]
             if slow is not None:
-                parts[0] = upsample_time(slow, frames, self.alpha)
+                parts[0] = upsample_time(slow, frames, self.alpha, keep)
             x = self.lateral[scale](torch.cat([p[:, :, -keep:] for p in parts], dim=1))
             if merged is not None:
                 x = x + _resize_frames(merged[:, :, -keep:], x.shape[3:])

@@ -34,3 +34,14 @@ def test_inputs_crop_frames_and_priors_to_one_box_and_encode_the_prior_as_255():
     assert x.shape == (3, 32, 32, 4) and x.dtype == np.uint8
     np.testing.assert_array_equal(x[..., :3], frames[:, 16:48, 16:48])
     assert set(np.unique(x[..., 3])) == {0, 255} and (x[:, 8:24, 8:24, 3] == 255).all()
+
+
+def test_inputs_from_class_maps_are_those_of_the_binary_maps_of_the_class():
+    rng = np.random.default_rng(1)
+    frames = list(rng.integers(0, 256, (3, 50, 70, 3), np.uint8))  # a list, as propagation gives
+    classes = rng.integers(0, 4, (3, 50, 70)).astype(np.uint8)
+    spec = ClipSpec(clip_len=3, crop_size=32)
+    box = (10.0, 65.0, 40.0)  # partly outside the frame: the fill is background
+    for cls in (1, 3):
+        expected = spec.inputs(np.stack(frames), (classes == cls).astype(np.uint8), box)
+        np.testing.assert_array_equal(spec.inputs(frames, list(classes), box, cls=cls), expected)

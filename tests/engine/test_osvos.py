@@ -11,6 +11,7 @@ from pipeline.engine.osvos import (
     FinetuneConfig, _drop_new_parts, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
     Propagator, propagate,
 )
+from pipeline.engine.flow import FlowWarper
 from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
 from pipeline.models.fusion import fused_for_inference
@@ -45,13 +46,24 @@ def test_aggregate_argmax_is_the_argmax_of_the_aggregated_probabilities(objects)
     np.testing.assert_array_equal(aggregate_argmax(fg), expected)
 
 
+class _AsItIs:
+    """A data preprocessor that leaves the uint8 clips as they are."""
+
+    def __call__(self, data, training=False):
+        return data
+
+    def cast_data(self, data):
+        return data
+
+    def normalize(self, inputs):
+        return inputs
+
+
 class PriorCopier(torch.nn.Module):
     """A 'network' that answers its prior: propagation then is flow + crop + paste alone."""
 
     crop_size, context = 48, 2.0
-
-    def data_preprocessor(self, data, training):
-        return data
+    data_preprocessor = _AsItIs()
 
     def forward(self, inputs, mode):
         p = inputs[:, 3:4].float() / 255
@@ -85,6 +97,17 @@ def test_propagation_follows_the_flow_of_each_object():
         assert np.mean(j) > 0.5 and j[-1] > static + 0.3, (k, j, static)
     big = propagate(PriorCopier(), frames, ids[0], clip_len=4, out_size=(120, 180))
     assert big.shape == (10, 120, 180) and set(np.unique(big)) == {0, 1, 2}
+
+
+def test_the_flow_reuses_the_last_frames_gray_image_only_for_that_frame():
+    frames, _ = _moving_squares(num=5)
+    warper = FlowWarper()
+    pairs = [(0, 1), (1, 2), (2, 3), (0, 4), (4, 3)]  # (0, 4): the cached frame 3 is not used
+    for a, b in pairs:
+        cached = warper.backward_maps(frames[a], frames[b])
+        fresh = FlowWarper().backward_maps(frames[a].copy(), frames[b].copy())
+        for got, expected in zip(cached, fresh):
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_a_propagator_streams_frames_and_takes_an_object_at_a_later_frame():
@@ -216,6 +239,7 @@ def test_bf16_prediction_stays_close_to_float32(tiny_model_cfg):
     torch.manual_seed(0)
     model = fused_for_inference(build_segmenter(tiny_model_cfg))
     x = torch.rand(3, 4, 4, 32, 32)
+    x = torch.cat([x, x.flip(-1)])  # the clips and their mirror images
     with torch.inference_mode():
         exact, fast = _predict_last(model, x, True), _predict_last(model, x, True, bf16=True)
     assert exact.dtype == torch.float32 and not torch.equal(exact, fast.float())  # autocast ran

@@ -2,6 +2,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image
 
+from pipeline.data.davis import davis_palette
 from pipeline.visualize import blend, write_video
 
 
@@ -21,3 +22,18 @@ def test_blend_mixes_palette_colours_on_objects_only():
     np.testing.assert_array_equal(out[0, 0], [100, 100, 100])
     np.testing.assert_array_equal(out[0, 1], [114, 50, 50])
     np.testing.assert_array_equal(out[1, 0], [50, 114, 50])
+
+
+def test_blend_of_a_video_matches_the_formula_in_each_objects_box():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 30, 40, 3), np.uint8)
+    ids = np.zeros((3, 30, 40), np.uint8)
+    ids[0, 5:9, 30:38], ids[0, 20, 2], ids[2, 10:20, 10:15] = 1, 2, 3  # frame 1: no object
+    for alpha in (0.5, 0.3):
+        out = blend(frames, ids, alpha)
+        palette = davis_palette()[ids].astype(np.float64)
+        expected = np.where((ids > 0)[..., None],
+                            np.round((1 - alpha) * frames + alpha * palette), frames)
+        np.testing.assert_allclose(out, expected, atol=1)  # rounding of x.5 may differ by 1
+        np.testing.assert_array_equal(out[ids == 0], frames[ids == 0])
+        np.testing.assert_array_equal(out[1], frames[1])

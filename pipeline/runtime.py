@@ -1,0 +1,36 @@
+"""Process-wide settings for the commands that run the network.
+
+:func:`retain_freed_memory`: glibc's ``malloc`` gives large freed blocks back to the kernel
+(``munmap`` of blocks above its mmap threshold, trimming of the heap top), so every large
+tensor the next forward pass allocates is new memory whose pages fault in and are zeroed
+again. A forward pass of the segmenter allocates tens of MB this way, and on a small CPU that
+refaulting is a visible part of its time (BENCHMARKS.md, "Where the time of propagation
+goes"). Keeping freed memory in the process removes it; the cost is that the process's
+resident memory stays at its peak instead of shrinking between passes.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+# mallopt parameters (glibc's malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's upper bound on 64-bit
+_KEEP = 1 << 30
+
+
+def retain_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory for reuse (blocks up to 32 MB come from the heap,
+    which is never trimmed); whether it took effect (``False`` off glibc, e.g. macOS or musl,
+    where nothing is changed)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return all(mallopt(param, value) == 1 for param, value in (
+        (_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX), (_M_TRIM_THRESHOLD, _KEEP), (_M_TOP_PAD, 64 << 20)))
