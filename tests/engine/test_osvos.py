@@ -23,6 +23,10 @@ def test_frame0_labels_maps_ids_in_order_and_keeps_void():
     assert labels.tolist() == [[0, 1, 2], [VOID, 2, 0]]
     assert classes_to_ids(np.where(labels == VOID, 0, labels), [3, 7]).tolist() == [
         [0, 3, 7], [0, 7, 0]]
+    video = np.stack([labels % VOID] * 3)  # (T, H, W) maps too
+    assert classes_to_ids(video, [3, 7]).tolist() == [[[0, 3, 7], [0, 7, 0]]] * 3
+    with pytest.raises(ValueError, match="class 3 but only 2 object ids"):
+        classes_to_ids(np.array([[0, 3]], np.uint8), [3, 7])
 
 
 def test_soft_aggregation_normalises_and_keeps_the_single_object_threshold():
