@@ -11,7 +11,9 @@ on 2 cores, interleaved medians).
 Which BN follows which conv is known for certain in an ``nn.Sequential`` (its order is the
 order of the forward pass); other modules declare their pairs in ``conv_bn_pairs`` (names of
 a conv and of the BN its output goes through directly, as :class:`MBConv
-<pipeline.models.efficientnet.MBConv>` does). Nothing else is touched.
+<pipeline.models.efficientnet.MBConv>` does). Then each narrow conv with a temporal kernel
+(the fast pathway's stem) is replaced by its taps form, :class:`TemporalTapsConv3d` (the
+same function, computed as one 2-D conv per frame). Nothing else is touched.
 """
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ def _fusable(conv, bn) -> bool:
 
 def fused_for_inference(model: nn.Module) -> nn.Module:
     """An eval-mode copy of ``model`` with every known conv -> BN pair folded into the conv
-    (the BN becomes ``nn.Identity``) and channels-last 3-D weights; ``model`` itself is left
-    as it is."""
+    (the BN becomes ``nn.Identity``), channels-last 3-D weights, and narrow temporal convs in
+    their taps form (:class:`TemporalTapsConv3d`); ``model`` itself is left as it is."""
     model = copy.deepcopy(model).eval()
     for module in model.modules():
         if isinstance(module, nn.Sequential):
@@ -51,7 +53,7 @@ def fused_for_inference(model: nn.Module) -> nn.Module:
                 setattr(module, bn_name, nn.Identity())
     model = model.to(memory_format=torch.channels_last_3d)
     for module in list(model.modules()):
-        for name, child in module.named_children():
+        for name, child in list(module.named_children()):
             if TemporalTapsConv3d.suits(child):
                 setattr(module, name, TemporalTapsConv3d(child))
     return model
