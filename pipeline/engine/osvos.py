@@ -137,6 +137,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     torch.manual_seed(cfg.seed)
     augment = Compose([build(TRANSFORMS, dict(t)) for t in cfg.augment])
     model.to(device).train()
+    model.requires_grad_(True)  # what an earlier call froze is trained unless frozen here too
     _freeze_batchnorm(model)
     backbone = model.backbone
     if not 0 <= cfg.frozen_scales <= backbone.num_scales:

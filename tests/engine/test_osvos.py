@@ -1,4 +1,6 @@
 """One-shot fine-tuning and online propagation (pipeline.engine.osvos)."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -287,6 +289,19 @@ def test_finetune_with_frozen_scales_keeps_exactly_those_weights(tiny_cache, tin
     if frozen == backbone.num_scales:
         assert all(k.startswith("decoder.") for k in changed), sorted(changed)[:5]
     assert all(p.is_contiguous() for p in model.parameters())  # the default layout again
+
+
+def test_a_second_finetune_trains_what_the_first_one_froze(tiny_cache, tiny_model_cfg):
+    torch.manual_seed(0)
+    model = build_segmenter(tiny_model_cfg)
+    frames, masks = load_arrays(tiny_cache, sequence_table(tiny_cache, "val")[0]["name"])
+    cfg = FinetuneConfig(steps=2, lr=5e-3, batch_size=2, clip_len=4, augment=ClipAugment(flip=0, colour=0))
+    finetune(model, frames, frame0_labels(masks[0], [1]), replace(cfg, frozen_scales=model.backbone.num_scales))
+    stem = [p for p in model.backbone.scale_modules(0)[0].parameters() if p.ndim > 1]  # not BN
+    before = [p.clone() for p in stem]
+    finetune(model, frames, frame0_labels(masks[0], [1]), replace(cfg, frozen_scales=0))
+    assert stem and all(p.requires_grad for p in stem)
+    assert any(not torch.equal(p, q) for p, q in zip(stem, before))
 
 
 def test_finetune_refuses_more_frozen_scales_than_the_backbone_has(tiny_cache, tiny_model_cfg):
