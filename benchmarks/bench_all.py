@@ -107,7 +107,7 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "part saves depends on the CPU: the backward convs' cost is oneDNN's on this one.",
     "Cheaper propagation, the same masks (issue 22; a 2-core AMD EPYC without AMX, the shipped "
     "parent, bus played back and forth): the fast stem as one 2-D conv per frame over its 5 "
-    "temporal taps x 4 channels (`TemporalTapsConv3d`, 9-10 ms instead of 19-20 for the flipped "
+    "temporal taps x 4 channels (`layers.temporal_taps_conv3d`, 9-10 ms instead of 19-20 for the flipped "
     "pair: 4 output channels left most of each AVX2 vector empty), glibc malloc keeping freed "
     "memory (`pipeline.runtime`; the network 8-10 % faster without refaulting its activations), "
     "slow features gathered only for the decoded frames, clips normalised through a cv2.LUT "

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from pipeline.data.davis import VOID
+from pipeline.data.transforms import ClipColorJitter
 from pipeline.registry import TRANSFORMS, build
 
 T, H, W = 4, 40, 56
@@ -88,3 +89,18 @@ def test_clip_augment_is_the_flip_and_jitter_it_names_and_drops_a_zero_strength(
         {"type": "ClipColorJitter", "brightness": 0.3, "contrast": 0.3, "saturation": 0.3}]
     assert list(ClipAugment(flip=0, colour=0.3)) == list(ClipAugment(colour=0.3))[1:]
     assert list(ClipAugment(flip=0, colour=0)) == []
+
+
+def test_colour_jitter_in_place_is_the_plain_formula():
+    frames = np.random.default_rng(0).integers(0, 256, (3, 20, 24, 3), np.uint8)
+    jitter = ClipColorJitter(0.3, 0.3, 0.3)
+    for seed in range(5):
+        np.random.seed(seed)
+        b, c, s = (np.random.uniform(0.7, 1.3) for _ in range(3))
+        x = frames.astype(np.float32) * b
+        x = (x - x.mean()) * c + x.mean()
+        gray = x.mean(axis=-1, keepdims=True)
+        expected = np.clip((x - gray) * s + gray, 0, 255).astype(np.uint8)
+        np.random.seed(seed)
+        got = jitter.transform({"frames": frames.copy()})["frames"]
+        np.testing.assert_array_equal(got, expected)
