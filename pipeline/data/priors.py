@@ -48,8 +48,8 @@ def apply_errors(mask: np.ndarray, errors: dict, rng: np.random.Generator) -> np
         return m
     h, w = m.shape
     size = np.sqrt(area)
-    ys, xs = np.nonzero(m)
-    cy, cx = ys.mean(), xs.mean()
+    moments = cv2.moments(m, binaryImage=True)  # the centroid: sums of whole numbers, exact
+    cy, cx = moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]
     a = cv2.getRotationMatrix2D((float(cx), float(cy)), float(errors["angle"]), float(errors["scale"]))
     a[:, 2] += np.asarray(errors["shift"]) * size
     m = cv2.warpAffine(m, a, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)

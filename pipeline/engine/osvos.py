@@ -108,7 +108,8 @@ def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rn
         idx = spec.indices(0, len(frames), mirror=True)
     target = (labels0 == k).astype(np.uint8)
     target[labels0 == VOID] = VOID
-    crops, label = spec.crop(frames[idx], target[None], spec.box(target == 1, rng), fill=VOID)
+    clip = [frames[i] for i in idx]  # views: the crops are cut from them, nothing is copied
+    crops, label = spec.crop(clip, target[None], spec.box(target == 1, rng), fill=VOID)
     fg = (label[0] == 1).astype(np.uint8)
     masks = np.full((spec.clip_len, spec.crop_size, spec.crop_size), VOID, np.uint8)
     masks[-1] = label[0]
@@ -160,8 +161,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
         batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), spec,
                                         cfg.static_prob, cfg.prior_strength, rng))
                  for _ in range(cfg.batch_size)]
-        data = model.data_preprocessor(_batch(batch), True)
-        data["inputs"] = data["inputs"].contiguous(memory_format=layout)
+        data = model.data_preprocessor(_batch(batch), True, memory_format=layout)
         loss = sum(model(**data, mode="loss").values())
         if not torch.isfinite(loss):  # stop before the update spoils the weights
             raise TrainingDivergedError(f"finetune step {step + 1}: the loss is {float(loss.detach())}; "

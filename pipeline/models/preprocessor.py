@@ -23,11 +23,15 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
 
-    def forward(self, data: dict, training: bool = False) -> dict:
+    def forward(self, data: dict, training: bool = False,
+                memory_format: torch.memory_format = torch.contiguous_format) -> dict:
+        """``memory_format``: the layout of the float clips, that of the model's weights
+        (fine-tuning's channels-last on the CPU); contiguous by default."""
         data = self.cast_data(data)
-        # contiguous: frames arrive channels-last (a permuted HWC array), and conv3d on a
-        # channels-last-strided input takes a several times slower path on the CPU
-        inputs = self.normalize(data["inputs"]).contiguous()
+        # contiguous by default: frames arrive channels-last (a permuted HWC array), and
+        # conv3d on a channels-last-strided input with contiguous weights takes a several
+        # times slower path on the CPU
+        inputs = self.normalize(data["inputs"]).contiguous(memory_format=memory_format)
         targets = data.get("data_samples")
         return {"inputs": inputs, "data_samples": None if targets is None else targets.long()}
 

@@ -27,3 +27,6 @@ def test_normalize_keeps_a_channels_last_clip_channels_last_with_the_values_of_f
     assert expected.is_contiguous()
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     torch.testing.assert_close(got[:, 3], clips[..., 3].float() / 255 * 2 - 1, rtol=0, atol=0)
+    channels_last = preprocessor({"inputs": permuted}, True, torch.channels_last_3d)["inputs"]
+    assert channels_last.is_contiguous(memory_format=torch.channels_last_3d)  # fine-tuning's
+    torch.testing.assert_close(channels_last, expected, rtol=0, atol=0)
