@@ -8,6 +8,7 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from pipeline.data.crops import bounds
 from pipeline.data.davis import davis_palette
 from pipeline.fileio import atomic_path
 
@@ -21,11 +22,9 @@ def blend(frames: np.ndarray, ids: np.ndarray, alpha: float = 0.5) -> np.ndarray
     # the objects fill the frames), and only within the objects' bounding box (float math on
     # whole frames was a third of an 80-frame `sfvos segment --steps 0`).
     for frame, frame_ids in zip(out.reshape(-1, *out.shape[-3:]), ids.reshape(-1, *ids.shape[-2:])):
-        rows = np.flatnonzero(frame_ids.any(axis=1))
-        if not len(rows):
+        box = bounds(frame_ids)
+        if box is None:
             continue
-        cols = np.flatnonzero(frame_ids[rows[0]:rows[-1] + 1].any(axis=0))
-        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
         part, part_ids = frame[box], frame_ids[box]
         mixed = cv2.addWeighted(part, 1 - alpha, palette[part_ids], alpha, 0)  # rounded
         np.copyto(part, mixed, where=(part_ids > 0)[..., None])

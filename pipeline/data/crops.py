@@ -16,13 +16,23 @@ import numpy as np
 Box = tuple[float, float, float]
 
 
-def object_box(mask: np.ndarray, context: float = 2.0, min_side: float = 32.0) -> Box | None:
-    """The square box around the non-zero pixels of ``mask``; ``None`` when it is empty."""
-    rows = np.flatnonzero(mask.any(axis=1))  # projections: no index arrays of every pixel
+def bounds(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The (rows, columns) slices of the bounding rectangle of the non-zero pixels of an
+    (H, W) ``mask``; ``None`` when it is empty. From the row and column projections: no index
+    arrays of every pixel."""
+    rows = np.flatnonzero(mask.any(axis=1))
     if len(rows) == 0:
         return None
     cols = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def object_box(mask: np.ndarray, context: float = 2.0, min_side: float = 32.0) -> Box | None:
+    """The square box around the non-zero pixels of ``mask``; ``None`` when it is empty."""
+    rect = bounds(mask)
+    if rect is None:
+        return None
+    (y0, y1), (x0, x1) = (rect[0].start, rect[0].stop), (rect[1].start, rect[1].stop)
     side = max(context * max(y1 - y0, x1 - x0), min_side)
     return (float(y0 + y1) / 2, float(x0 + x1) / 2, float(side))
 

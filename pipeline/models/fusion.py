@@ -49,4 +49,3 @@ def fused_for_inference(model: nn.Module) -> nn.Module:
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, nn.Identity())
     return model.to(memory_format=torch.channels_last_3d)
-
