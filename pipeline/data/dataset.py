@@ -37,7 +37,6 @@ class ClipDataset(Dataset):
     def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
                  pipeline=(), repeat: int = 1):
         self.cache_dir = Path(cache_dir)
-        self.clip_len, self.tau = clip_len, tau
         self.pipeline = Compose([build(TRANSFORMS, dict(t)) for t in pipeline])
         self.sequences = [s["name"] for s in sequence_table(self.cache_dir, split)]
         if not self.sequences:
@@ -111,7 +110,7 @@ class PropagationClipDataset(ClipDataset):
         rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
         if self.photos and rng.random() < self.photo_prob:
             frames, target = photo_clip(self.photos, int(rng.integers(len(self.photos))),
-                                         self.clip_len, rng)
+                                         self.spec.clip_len, rng)
         else:
             frames, target = self._video_clip(index, rng)
         h, w = target.shape[1:]

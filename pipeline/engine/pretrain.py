@@ -27,7 +27,7 @@ from pipeline.data.transforms import ClipAugment
 from pipeline.engine.checkpoint import library_digest, register_trusted_loader, save_model
 from pipeline.engine.config import ClipTraining
 from pipeline.engine.dist import runner_dist_kwargs
-from pipeline.engine.hooks import FiniteLossHook, LossCurveHook, ProgressBarHook
+from pipeline.engine.hooks import ChannelsLastHook, FiniteLossHook, LossCurveHook, ProgressBarHook
 from pipeline.errors import InputError
 from pipeline.registry import SCOPE
 
@@ -125,7 +125,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                             interval=cfg.checkpoint_interval, max_keep_ckpts=2),
             logger=dict(type="LoggerHook", interval=20),
         ),
-        custom_hooks=[FiniteLossHook(), ProgressBarHook("pretrain"), LossCurveHook(loss_curve), *hooks],
+        custom_hooks=[ChannelsLastHook(), FiniteLossHook(), ProgressBarHook("pretrain"),
+                      LossCurveHook(loss_curve), *hooks],
         randomness=dict(seed=cfg.seed, deterministic=not torch.cuda.is_available()),
         launcher=launcher,
         # unique per Runner: a second one in the same second would reuse the DefaultScope (a warning)

@@ -16,17 +16,23 @@ class ClipDataPreprocessor(BaseDataPreprocessor):
 
     Channels 0-2 are RGB: ``(x/255 - mean) / std``. A 4th channel is the prior mask of mask
     propagation (0 = background, 255 = object): mapped to [-1, 1].
+
+    ``memory_format``: the layout of the float clips unless a call names one, that of the
+    model's weights (contiguous; channels-last while pretraining on the CPU,
+    :class:`~pipeline.engine.hooks.ChannelsLastHook`).
     """
 
     def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
+        self.memory_format = torch.contiguous_format
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1), persistent=False)
 
     def forward(self, data: dict, training: bool = False,
-                memory_format: torch.memory_format = torch.contiguous_format) -> dict:
+                memory_format: torch.memory_format | None = None) -> dict:
         """``memory_format``: the layout of the float clips, that of the model's weights
-        (fine-tuning's channels-last on the CPU); contiguous by default."""
+        (fine-tuning's channels-last on the CPU); ``self.memory_format`` by default."""
+        memory_format = self.memory_format if memory_format is None else memory_format
         data = self.cast_data(data)
         # contiguous by default: frames arrive channels-last (a permuted HWC array), and
         # conv3d on a channels-last-strided input with contiguous weights takes a several

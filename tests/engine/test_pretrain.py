@@ -73,6 +73,27 @@ def test_changed_config_starts_afresh(tiny_cache, tmp_path):
     assert not any(k.startswith("backbone.slow") for k in ckpt["state_dict"])
 
 
+def test_pretraining_on_the_cpu_runs_channels_last_and_saves_contiguous_weights(tiny_cache, tmp_path):
+    from mmengine.hooks import Hook
+
+    from pipeline.engine.pretrain import PretrainConfig, pretrain
+
+    seen = []
+
+    class Layouts(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            model = runner.model
+            seen.append((model.backbone.slow_pathway.stem[0].weight.is_contiguous(
+                memory_format=torch.channels_last_3d), model.data_preprocessor.memory_format))
+
+    cfg = PretrainConfig(iters=2, checkpoint_interval=2, batch_size=2, clip_len=4)
+    pretrain(tiny_cache, tmp_path / "w", tmp_path / "m.pth", tmp_path / "l.tsv", TINY_MODEL, cfg,
+             hooks=[Layouts()])
+    assert seen == [(True, torch.channels_last_3d)] * 2
+    weights = _weights(tmp_path / "m.pth")
+    assert all(w.is_contiguous() for w in weights.values())
+
+
 def test_optimizer_scheduler_and_augment_params_reach_the_runner_and_the_fingerprint(tiny_cache):
     from pipeline.data.transforms import ClipAugment
     from pipeline.engine.pretrain import PretrainConfig, _fingerprint, _param_scheduler

@@ -109,6 +109,38 @@ def test_a_loss_on_the_last_frame_alone_decodes_that_frame_and_changes_nothing(t
     assert calls[-1] is False
 
 
+@pytest.mark.parametrize("lite0", [False, True])
+def test_a_channels_last_training_step_has_the_loss_and_gradients_of_a_contiguous_one(
+        tiny_model_cfg, lite0):
+    """Pretraining runs channels-last on the CPU (ChannelsLastHook): the same clip, BatchNorm
+    on batch statistics, gives the same loss and gradients up to float rounding."""
+    from tests.support import with_lite0
+
+    cfg = with_lite0(tiny_model_cfg) if lite0 else tiny_model_cfg
+    torch.manual_seed(0)
+    model = build_segmenter(cfg).train()
+    data = {"inputs": torch.randint(0, 256, (2, 4, 8, 32, 32), dtype=torch.uint8),
+            "data_samples": torch.randint(0, 2, (2, 8, 32, 32))}
+
+    def loss_and_grads():
+        model.zero_grad()
+        loss = sum(model(**model.data_preprocessor(data, True), mode="loss").values())
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # BN running stats move
+    contiguous = loss_and_grads()
+    model.load_state_dict(state)
+    model.to(memory_format=torch.channels_last_3d)
+    model.data_preprocessor.memory_format = torch.channels_last_3d
+    assert model.data_preprocessor(data, True)["inputs"].is_contiguous(
+        memory_format=torch.channels_last_3d)
+    channels_last = loss_and_grads()
+    torch.testing.assert_close(channels_last[0], contiguous[0], rtol=1e-5, atol=1e-6)
+    for a, b in zip(channels_last[1], contiguous[1]):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
 @pytest.mark.parametrize("pathways", ["slow", "fast", "slowfast"])
 @pytest.mark.parametrize("refine_channels", [0, 4])
 def test_predict_last_is_the_last_frame_of_predict(tiny_model_cfg, pathways, refine_channels):
