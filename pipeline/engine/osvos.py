@@ -58,8 +58,8 @@ class FinetuneConfig(ClipTraining):
     ``frozen_scales``: the backbone's first scales (stems, then stages:
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
-    number of scales adapts the decoder alone); ``drop_new_parts`` and
-    ``new_part_margin``: see :class:`Propagator`."""
+    number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin`` and
+    ``search_growth``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -73,6 +73,7 @@ class FinetuneConfig(ClipTraining):
     frozen_scales: int = 3
     drop_new_parts: bool = True
     new_part_margin: float = 0.1
+    search_growth: float = 1.0
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -80,7 +81,8 @@ class FinetuneConfig(ClipTraining):
         settings give."""
         return dict(tau=self.tau, flip=self.test_flip, bf16=self.predict_bf16,
                     context_scale=self.predict_context_scale,
-                    drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin)
+                    drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
+                    search_growth=self.search_growth)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -227,15 +229,23 @@ class Propagator:
     object passes), and is dropped: once in the mask it would become the next frame's prior
     and stay to the end. Parts that grow out of the object are kept, as are all parts of an
     object whose previous mask is empty (one being found again).
+
+    ``search_growth``: how a lost object is looked for. While an object's previous mask is
+    empty its crop box stays where it was last seen (1.0) or grows by this factor each frame,
+    centred on where it was last seen, until it spans the frame (then centred on the frame),
+    so that an object that comes back elsewhere (out of view, fully occluded) can be found.
     """
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
                  context_scale: float = 1.0, drop_new_parts: bool = False,
-                 new_part_margin: float = 0.1, tau: int = 1):
+                 new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0):
+        if search_growth < 1.0:
+            raise ValueError(f"search_growth={search_growth}: a lost object's box can only grow (>= 1.0)")
         self.model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
         self.out_size, self.flip, self.bf16 = out_size, flip, bf16
         self.drop_new_parts, self.new_part_margin = drop_new_parts, new_part_margin
+        self.search_growth = search_growth
         self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
         self.warper = FlowWarper()
         self.keep = max(self.spec.span - 1, 1)  # the clip's past, and at least the last frame
@@ -292,7 +302,7 @@ class Propagator:
         past_ids = [self.ids[i] for i in past]
         clips = []
         for k in range(k_count):
-            self.boxes[k] = self.spec.box(prior[k]) or self.boxes[k]
+            self.boxes[k] = self.spec.box(prior[k]) or self._search_box(self.boxes[k], h, w)
             classes = past_ids + [prior[k].view(np.uint8) * np.uint8(k + 1)]
             clips.append(self.spec.inputs(clip, classes, self.boxes[k], cls=k + 1))
         inputs = _network_inputs(self.model, np.stack(clips), self.flip)
@@ -302,6 +312,14 @@ class Propagator:
         if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
             ids = aggregate_argmax(fg)  # only when a part was dropped
         return ids, fg
+
+    def _search_box(self, box, h: int, w: int):
+        """A lost object's next box: ``box`` grown by ``search_growth``, at most the frame."""
+        if self.search_growth == 1.0:
+            return box
+        cy, cx, side = box
+        side = side * self.search_growth
+        return (h / 2, w / 2, float(max(h, w))) if side >= max(h, w) else (cy, cx, side)
 
 
 def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -339,7 +357,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               out_size: tuple[int, int] | None = None, device: str = "cpu",
               progress=None, flip: bool = False, bf16: bool = False,
               context_scale: float = 1.0, drop_new_parts: bool = False,
-              new_part_margin: float = 0.1, tau: int = 1) -> np.ndarray:
+              new_part_margin: float = 0.1, tau: int = 1,
+              search_growth: float = 1.0) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`.
 
@@ -360,11 +379,11 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     sequences"); fine-tuning itself at the tighter context did worse. On the synthetic
     default tighter crops cost a little, where the flow on 96x160 frames lags fast objects;
     the default follows the real-video result.
-    ``drop_new_parts``, ``new_part_margin``: see :class:`Propagator`; ``tau``: the clip's
+    ``drop_new_parts``, ``new_part_margin``, ``search_growth``: see :class:`Propagator`; ``tau``: the clip's
     frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
-                            drop_new_parts, new_part_margin, tau)
+                            drop_new_parts, new_part_margin, tau, search_growth)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

@@ -169,6 +169,49 @@ def test_drop_new_parts_keeps_an_object_that_is_being_found_again():
     assert fg[1, 4, 32] == 0.9 and fg[1, 32, 4] == 0.9
 
 
+class RedFinder(PriorCopier):
+    """Answers the red pixels of its crop, whatever the prior: an object model that finds its
+    object wherever the crop shows it."""
+
+    def forward(self, inputs, mode):
+        x = inputs.float()
+        red = ((x[:, 0:1] > 200) & (x[:, 1:2] < 50)).float()
+        red = red[:, :, -1:] if mode == "predict_last" else red
+        return torch.cat([1 - red, red], 1)
+
+
+def _red_square_leaves_and_comes_back(h=96, w=144):
+    """Grey frames; a red square at the top left in frame 0, gone in frames 1-3, back at the
+    bottom right (outside frame 0's crop box) from frame 4 on."""
+    frames = np.full((10, h, w, 3), 100, np.uint8)
+    ids = np.zeros((10, h, w), np.uint8)
+    for t, (y, x) in [(0, (8, 8))] + [(t, (70, 118)) for t in range(4, 10)]:
+        frames[t, y:y + 16, x:x + 16] = (230, 10, 10)
+        ids[t, y:y + 16, x:x + 16] = 1
+    return frames, ids
+
+
+@pytest.mark.parametrize("growth", [1.0, 2.0])
+def test_a_lost_object_is_found_again_elsewhere_only_when_its_box_grows(growth):
+    frames, ids = _red_square_leaves_and_comes_back()
+    prop = Propagator(RedFinder(), clip_len=4, search_growth=growth)
+    out = [prop.step(frames[0], ids[0])]
+    sides = []
+    for f in frames[1:]:
+        out.append(prop.step(f))
+        sides.append(prop.boxes[0][2])
+    assert not any(out[t].any() for t in (1, 2, 3))  # lost while it is away
+    found = [db_eval_iou(ids[t] == 1, out[t] == 1) for t in range(4, 10)]
+    if growth == 1.0:
+        assert not any(found) and len(set(sides[1:])) == 1  # the box stays where it was lost
+    else:
+        assert min(found) > 0.8, found  # the crop's resampling blurs the edges
+        assert sides[1] == 2 * sides[0] and sides[2] == 4 * sides[0]  # grows while lost
+        assert prop.boxes[0][2] < 96  # and shrinks around the object once found
+    with pytest.raises(ValueError, match="search_growth"):
+        Propagator(RedFinder(), clip_len=4, search_growth=0.5)
+
+
 class FrameRecorder(PriorCopier):
     """Answers its prior and records the value at the centre of each frame of its clips (in a
     class attribute: propagation predicts with a copy of the model)."""
