@@ -241,7 +241,8 @@ class Propagator:
                  context_scale: float = 1.0, drop_new_parts: bool = False,
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0):
         if search_growth < 1.0:
-            raise ValueError(f"search_growth={search_growth}: a lost object's box can only grow (>= 1.0)")
+            raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
+                             "grow (>= 1.0)")
         self.model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
         self.out_size, self.flip, self.bf16 = out_size, flip, bf16
         self.drop_new_parts, self.new_part_margin = drop_new_parts, new_part_margin
@@ -379,8 +380,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     sequences"); fine-tuning itself at the tighter context did worse. On the synthetic
     default tighter crops cost a little, where the flow on 96x160 frames lags fast objects;
     the default follows the real-video result.
-    ``drop_new_parts``, ``new_part_margin``, ``search_growth``: see :class:`Propagator`; ``tau``: the clip's
-    frames are ``tau`` apart, as in fine-tuning.
+    ``drop_new_parts``, ``new_part_margin``, ``search_growth``: see :class:`Propagator`;
+    ``tau``: the clip's frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
                             drop_new_parts, new_part_margin, tau, search_growth)

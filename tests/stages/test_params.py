@@ -26,6 +26,8 @@ CASES = {
     "working size under 16": ("decode", "decode.height", 12, "decode.height: 12 must be >= 16"),
     "zero pretrain iters": ("pretrain", "pretrain.iters", 0, "pretrain.iters: 0 must be >= 1"),
     "negative finetune steps": ("finetune", "finetune.steps", -5, "finetune.steps: -5 must be >= 0"),
+    "shrinking search box": ("finetune", "finetune.search_growth", 0.5,
+                             "finetune.search_growth: 0.5 must be >= 1.0"),
     "fraction above 1": ("finetune", "finetune.static_prob", 1.5, "finetune.static_prob: 1.5 must be in [0, 1]"),
     "text for a number": ("pretrain", "pretrain.lr", "fast", "pretrain.lr: expected a number, got 'fast'"),
     "number for a list": ("pretrain", "model.backbone.slow_pathway.widths", 8,
