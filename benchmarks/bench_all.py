@@ -11,7 +11,8 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
 - ``sfvos segment --steps 0`` end to end (process start, video decode, propagation, PNG and
   mp4 writing) in frames/s, per pathway (random weights of that pathway's architecture:
   speed does not depend on the values, but their masks fill the frames), with the process's
-  peak RSS; then with the shipped parent (its real masks: what a user runs);
+  peak RSS; then with the shipped parent (its real masks: what a user runs), with and
+  without the appearance check (``--appearance-vote 0``);
 - ``sfvos segment`` with its default fine-tuning and the shipped parent, and its time over
   ``--steps 0``'s (what adapting costs a user);
 - ``sfvos segment --steps 0`` on 600 frames (the steady-state rate, start-up cancelled) and
@@ -195,6 +196,11 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
     wall0 = statistics.median(g[0] for g in got)  # what a user runs: real masks, not random ones
     rows.append(f"| `segment --steps 0` (shipped parent), slowfast | {n} | {wall0:.1f} | "
                 f"{n / wall0:.1f} | {max(g[1] for g in got):.0f} |")
+    got = [_run(sfvos + ["--out", str(tmp / f"seg_parent_novote_{i}"), "--steps", "0", "--appearance-vote", "0"])
+           for i in range(runs)]  # what the appearance check of split masks costs
+    wall = statistics.median(g[0] for g in got)
+    rows.append(f"| `segment --steps 0 --appearance-vote 0` (shipped parent), slowfast | {n} | {wall:.1f} | "
+                f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
     rows.append(f"| `segment` (defaults: {FinetuneConfig().steps} steps, shipped parent), slowfast | "
                 f"{n} | {wall:.1f} | {n / wall:.1f} | {rss:.0f} |")

@@ -26,6 +26,9 @@ def main(
     flip: bool = typer.Option(True, "--flip/--no-flip",
                               help="average with the mirrored video's prediction (2x network time)"),
     bf16: bool = typer.Option(False, "--bf16", help="predict in bfloat16 (faster on CPUs with AMX)"),
+    appearance_vote: float = typer.Option(
+        0.1, help="drop a part of an object's mask when under this share of its pixels look like "
+        "the object in its given mask (0 = off)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: Optional[int] = typer.Option(
         None, help="working height: taller frames are resized to it (default 480; with --width "
@@ -46,7 +49,7 @@ def main(
     retain_freed_memory()
 
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
-                  predict_bf16=bf16)
+                  predict_bf16=bf16, appearance_vote=appearance_vote)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
                             out, cfg, height, width, device, pathways, per_object)
     typer.echo(

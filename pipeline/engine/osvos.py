@@ -39,6 +39,7 @@ from pipeline.data.crops import paste
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
+from pipeline.engine.appearance import AppearanceCheck, region
 from pipeline.engine.config import ClipTraining
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
@@ -58,8 +59,8 @@ class FinetuneConfig(ClipTraining):
     ``frozen_scales``: the backbone's first scales (stems, then stages:
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
-    number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin`` and
-    ``search_growth``: see :class:`Propagator`."""
+    number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
+    ``search_growth`` and ``appearance_vote``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -74,6 +75,7 @@ class FinetuneConfig(ClipTraining):
     drop_new_parts: bool = True
     new_part_margin: float = 0.1
     search_growth: float = 1.0
+    appearance_vote: float = 0.1
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -82,7 +84,7 @@ class FinetuneConfig(ClipTraining):
         return dict(tau=self.tau, flip=self.test_flip, bf16=self.predict_bf16,
                     context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
-                    search_growth=self.search_growth)
+                    search_growth=self.search_growth, appearance_vote=self.appearance_vote)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -234,12 +236,26 @@ class Propagator:
     empty its crop box stays where it was last seen (1.0) or grows by this factor each frame,
     centred on where it was last seen, until it spans the frame (then centred on the frame),
     so that an object that comes back elsewhere (out of view, fully occluded) can be found.
+
+    ``appearance_vote``: an error check against the object's appearance. When an object's
+    predicted mask is in several connected parts (after ``drop_new_parts``), each part whose
+    vote (:class:`~pipeline.engine.appearance.AppearanceCheck`: the share of its pixels that
+    look more like the object than like anything else of the frame its mask was given at) is
+    below ``appearance_vote`` is dropped, except the part that overlaps the object's
+    flow-warped previous mask the most: its continuation, kept whatever it looks like, so
+    that the check can trim an object but never lose it. And the check has a say only where
+    the continuation itself looks like the object (at least half of its pixels do): when it
+    does not (a car in smoke, a face turned away), low votes say more about the frame than
+    about the parts, and every part is kept. It catches what the position check cannot: a
+    leak taken in while it touched the object and left behind as the object moves on (a
+    fence the horse has jumped). 0 (off): no check, and no appearance features computed.
     """
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
                  context_scale: float = 1.0, drop_new_parts: bool = False,
-                 new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0):
+                 new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
+                 appearance_vote: float = 0.0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
@@ -247,6 +263,11 @@ class Propagator:
         self.out_size, self.flip, self.bf16 = out_size, flip, bf16
         self.drop_new_parts, self.new_part_margin = drop_new_parts, new_part_margin
         self.search_growth = search_growth
+        if not 0.0 <= appearance_vote <= 1.0:
+            raise ValueError(f"appearance_vote={appearance_vote}: a share of a part's pixels, "
+                             "in [0, 1] (0: off)")
+        self.appearance_vote = appearance_vote
+        self.appearance = AppearanceCheck() if appearance_vote else None
         self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
         self.warper = FlowWarper()
         self.keep = max(self.spec.span - 1, 1)  # the clip's past, and at least the last frame
@@ -273,7 +294,7 @@ class Propagator:
         ids, fg = (self._predict(frame) if self.frames and self.num_objects
                    else (np.zeros((h, w), np.uint8), None))
         if labels is not None:
-            ids, fg = self._given(ids, labels), None
+            ids, fg = self._given(ids, labels, frame), None
         self.frames = (self.frames + [frame])[-self.keep:]
         self.ids = (self.ids + [ids])[-self.keep:]
         if fg is None or out_size == (h, w):
@@ -282,8 +303,9 @@ class Propagator:
             out = _upsampled_argmax(aggregate(fg), out_size)
         return out if labels_out is None else _overridden(out, labels_out)
 
-    def _given(self, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """``ids`` with the classes of ``labels`` set from it; new classes get their boxes."""
+    def _given(self, ids: np.ndarray, labels: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """``ids`` with the classes of ``labels`` set from it; new classes get their boxes
+        (and their appearance is taken from ``frame``, with ``appearance_vote``)."""
         (h, w), ids = ids.shape, _overridden(ids, labels)
         self.num_objects = max(self.num_objects, int(ids.max()))
         self.boxes += [None] * (self.num_objects - len(self.boxes))
@@ -291,6 +313,8 @@ class Propagator:
             if (labels == k).any() or self.boxes[k - 1] is None:
                 self.boxes[k - 1] = (self.spec.box(ids == k) or self.boxes[k - 1]
                                      or (h / 2, w / 2, float(max(h, w))))
+        if self.appearance is not None:
+            self.appearance.remember(frame, ids, [int(k) for k in np.unique(labels) if k not in (0, VOID)])
         return ids
 
     def _predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +336,37 @@ class Propagator:
         ids = aggregate_argmax(fg)
         if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
             ids = aggregate_argmax(fg)  # only when a part was dropped
+        if self.appearance is not None and self._drop_unlike_parts(frame, fg, prior, ids):
+            ids = aggregate_argmax(fg)
         return ids, fg
+
+    def _drop_unlike_parts(self, frame: np.ndarray, fg: np.ndarray, prior: np.ndarray,
+                           ids: np.ndarray) -> bool:
+        """Zero, in place, each object's foreground probability on the parts of its mask
+        whose appearance vote is below ``appearance_vote`` but the one that overlaps its prior
+        most, where that one's vote is at least one half (objects with an empty prior, being
+        found again, are left alone); whether any was."""
+        dropped = False
+        for k in range(len(fg)):
+            if not prior[k].any():
+                continue
+            mask = (ids == k + 1).astype(np.uint8)
+            count, parts, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            if count <= 2:
+                continue
+            box = region(mask)  # features around the object only: 2-4x cheaper than the frame
+            parts = parts[box]
+            like = self.appearance.looks_like(self.appearance.features(frame[box]), k + 1, parts > 0)
+            votes = np.bincount(parts.ravel(), like.ravel(), count) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+            overlap = np.bincount(parts[prior[k][box]], minlength=count)
+            kept = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
+            if votes[kept] < 0.5:  # the object does not look like itself here: no say
+                continue
+            unlike = [p for p in range(1, count) if votes[p] < self.appearance_vote and p != kept]
+            if unlike:
+                fg[k][box][np.isin(parts, unlike)] = 0
+                dropped = True
+        return dropped
 
     def _search_box(self, box, h: int, w: int):
         """A lost object's next box: ``box`` grown by ``search_growth``, at most the frame."""
@@ -359,7 +413,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               progress=None, flip: bool = False, bf16: bool = False,
               context_scale: float = 1.0, drop_new_parts: bool = False,
               new_part_margin: float = 0.1, tau: int = 1,
-              search_growth: float = 1.0) -> np.ndarray:
+              search_growth: float = 1.0, appearance_vote: float = 0.0) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`.
 
@@ -380,11 +434,12 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     sequences"); fine-tuning itself at the tighter context did worse. On the synthetic
     default tighter crops cost a little, where the flow on 96x160 frames lags fast objects;
     the default follows the real-video result.
-    ``drop_new_parts``, ``new_part_margin``, ``search_growth``: see :class:`Propagator`;
+    ``drop_new_parts``, ``new_part_margin``, ``search_growth``, ``appearance_vote``: see
+    :class:`Propagator`;
     ``tau``: the clip's frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
-                            drop_new_parts, new_part_margin, tau, search_growth)
+                            drop_new_parts, new_part_margin, tau, search_growth, appearance_vote)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

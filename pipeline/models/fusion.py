@@ -32,10 +32,10 @@ def _fusable(conv, bn) -> bool:
             and conv.out_channels == bn.num_features)
 
 
-def fused_for_inference(model: nn.Module) -> nn.Module:
+def fused_for_inference(model: nn.Module, memory_format=torch.channels_last_3d) -> nn.Module:
     """An eval-mode copy of ``model`` with every known conv -> BN pair folded into the conv
-    (the BN becomes ``nn.Identity``) and channels-last 3-D weights; ``model`` itself is left
-    as it is."""
+    (the BN becomes ``nn.Identity``) and its weights in ``memory_format`` (channels-last 3-D;
+    ``torch.channels_last`` for a 2-D network); ``model`` itself is left as it is."""
     model = copy.deepcopy(model).eval()
     for module in model.modules():
         if isinstance(module, nn.Sequential):
@@ -48,4 +48,4 @@ def fused_for_inference(model: nn.Module) -> nn.Module:
             if _fusable(conv, bn):
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, nn.Identity())
-    return model.to(memory_format=torch.channels_last_3d)
+    return model.to(memory_format=memory_format)

@@ -1,6 +1,7 @@
 """One-shot fine-tuning and online propagation (pipeline.engine.osvos)."""
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -13,6 +14,7 @@ from pipeline.engine.osvos import (
     FinetuneConfig, _drop_new_parts, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
     Propagator, propagate,
 )
+from pipeline.engine.appearance import AppearanceCheck
 from pipeline.engine.flow import FlowWarper
 from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
@@ -210,6 +212,97 @@ def test_a_lost_object_is_found_again_elsewhere_only_when_its_box_grows(growth):
         assert prop.boxes[0][2] < 96  # and shrinks around the object once found
     with pytest.raises(ValueError, match="search_growth"):
         Propagator(RedFinder(), clip_len=4, search_growth=0.5)
+
+
+def _checker_on_foliage(num=8, h=96, w=144, gap=None):
+    """Frames of a smooth green-blue background with a red-white checked square (object 1)
+    moving right; with ``gap``, a second square of the same object ``gap`` pixels below it."""
+    rng = np.random.default_rng(1)
+    blocks = rng.integers(0, 120, (h // 8, w // 8, 3), np.uint8)
+    blocks[..., 0] //= 4  # little red
+    background = np.kron(blocks, np.ones((8, 8, 1), np.uint8))
+    checker = np.kron(np.indices((6, 6)).sum(0) % 2, np.ones((4, 4), np.uint8)).astype(bool)
+    squares = [(12, 24)] if gap is None else [(12, 24), (36 + gap, 24)]
+    frames, ids = [], []
+    for t in range(num):
+        f, m = background.copy(), np.zeros((h, w), np.uint8)
+        for y, x in squares:
+            patch = np.where(checker[..., None], np.uint8([250, 250, 250]), np.uint8([220, 20, 20]))
+            f[y:y + 24, x + 3 * t:x + 3 * t + 24] = patch
+            m[y:y + 24, x + 3 * t:x + 3 * t + 24] = 1
+        frames.append(f)
+        ids.append(m)
+    return np.stack(frames), np.stack(ids)
+
+
+def test_appearance_vote_drops_a_part_that_looks_like_the_background():
+    """The blob (in its crop's corner, on the background) is a separate part whose pixels
+    look like frame 0's background, not its object: dropped, the object kept as it is."""
+    frames, ids = _checker_on_foliage()
+    kept = propagate(PriorAndABlob(), frames, ids[0], clip_len=4)
+    assert all((kept[t, :8] == 1).any() for t in range(1, 8))  # the blob enters and stays
+    checked = propagate(PriorAndABlob(), frames, ids[0], clip_len=4, appearance_vote=0.1)
+    assert np.array_equal(checked, propagate(PriorCopier(), frames, ids[0], clip_len=4))
+
+
+def test_appearance_vote_keeps_an_object_in_two_parts_that_both_look_like_it():
+    frames, ids = _checker_on_foliage(gap=12)
+    plain = propagate(PriorCopier(), frames, ids[0], clip_len=4)
+    assert cv2.connectedComponents((plain[-1] == 1).astype(np.uint8))[0] == 3  # two parts
+    assert np.array_equal(propagate(PriorCopier(), frames, ids[0], clip_len=4, appearance_vote=0.3),
+                          plain)
+    check = AppearanceCheck()
+    check.remember(frames[0], ids[0], [1])
+    _, parts = cv2.connectedComponents((plain[-1] == 1).astype(np.uint8))
+    assert min(check.votes(check.features(frames[-1]), 1, parts, [1, 2]).values()) > 0.3
+    with pytest.raises(ValueError, match="appearance_vote"):
+        Propagator(PriorCopier(), clip_len=4, appearance_vote=1.5)
+
+
+class _Looks:
+    """An appearance check that answers ``like`` (pixels of the frame) whatever it sees."""
+
+    def __init__(self, like):
+        self.like = like
+
+    def features(self, frame):
+        return frame
+
+    def looks_like(self, feats, k, mask):
+        return self.like[:feats.shape[0], :feats.shape[1]]  # boxes here start at (0, 0)
+
+
+def _three_parts(continuation_like: float):
+    """Object 1 in three parts, (4:20, 4:20) on its prior, (4:12, 30:38) that looks like it
+    and (30:38, 4:12) that does not; ``continuation_like``: the share of the first's rows that
+    look like it. A propagator at ``appearance_vote=0.7`` with that check: (it, fg, prior, ids)."""
+    fg = np.zeros((1, 64, 64), np.float32)
+    fg[0, 4:20, 4:20] = fg[0, 4:12, 30:38] = fg[0, 30:38, 4:12] = 0.9
+    prior = np.zeros((1, 64, 64), bool)
+    prior[0, 2:18, 2:18] = True
+    like = np.zeros((64, 64), np.float32)
+    like[4:12, 30:38] = 1
+    like[4:4 + round(16 * continuation_like), 4:20] = 1
+    check = Propagator(PriorCopier(), clip_len=4, appearance_vote=0.7)
+    check.appearance = _Looks(like)
+    return check, fg, prior, aggregate_argmax(fg)
+
+
+def test_appearance_vote_never_drops_the_part_that_continues_the_object():
+    """The continuation votes 0.625, under ``appearance_vote``, and is kept all the same; the
+    part that looks like the object is kept, the one that does not is dropped."""
+    check, fg, prior, ids = _three_parts(0.625)
+    assert check._drop_unlike_parts(np.zeros((64, 64, 3), np.uint8), fg, prior, ids)
+    assert (fg[0, 4:20, 4:20] == 0.9).all() and (fg[0, 4:12, 30:38] == 0.9).all()
+    assert (fg[0, 30:38, 4:12] == 0).all()
+
+
+def test_appearance_vote_has_no_say_where_the_object_does_not_look_like_itself():
+    """The continuation votes 0.25 (a car in smoke): no part is dropped."""
+    check, fg, prior, ids = _three_parts(0.25)
+    before = fg.copy()
+    assert not check._drop_unlike_parts(np.zeros((64, 64, 3), np.uint8), fg, prior, ids)
+    assert np.array_equal(fg, before)
 
 
 class FrameRecorder(PriorCopier):

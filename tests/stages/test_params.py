@@ -29,6 +29,8 @@ CASES = {
     "shrinking search box": ("finetune", "finetune.search_growth", 0.5,
                              "finetune.search_growth: 0.5 must be >= 1.0"),
     "fraction above 1": ("finetune", "finetune.static_prob", 1.5, "finetune.static_prob: 1.5 must be in [0, 1]"),
+    "appearance vote above 1": ("finetune", "finetune.appearance_vote", 2,
+                                "finetune.appearance_vote: 2.0 must be in [0, 1]"),
     "text for a number": ("pretrain", "pretrain.lr", "fast", "pretrain.lr: expected a number, got 'fast'"),
     "number for a list": ("pretrain", "model.backbone.slow_pathway.widths", 8,
                           "model.backbone.slow_pathway.widths: expected a list of numbers"),
