@@ -48,7 +48,6 @@ class Lite0Features(nn.Module):
 _NET: nn.Module | None = None
 
 
-
 def _network() -> nn.Module:
     """One BN-folded copy per process (loading the weights takes longer than a frame)."""
     global _NET

@@ -356,8 +356,7 @@ class Propagator:
                 continue
             box = region(mask)  # features around the object only: 2-4x cheaper than the frame
             parts = parts[box]
-            like = self.appearance.looks_like(self.appearance.features(frame[box]), k + 1, parts > 0)
-            votes = np.bincount(parts.ravel(), like.ravel(), count) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+            votes = self.appearance.votes(self.appearance.features(frame[box]), k + 1, parts, range(1, count))
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
             kept = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
             if votes[kept] < 0.5:  # the object does not look like itself here: no say

@@ -259,10 +259,11 @@ def test_appearance_vote_keeps_an_object_in_two_parts_that_both_look_like_it():
         Propagator(PriorCopier(), clip_len=4, appearance_vote=1.5)
 
 
-class _Looks:
+class _Looks(AppearanceCheck):
     """An appearance check that answers ``like`` (pixels of the frame) whatever it sees."""
 
     def __init__(self, like):
+        super().__init__()
         self.like = like
 
     def features(self, frame):
