@@ -29,6 +29,9 @@ def main(
     appearance_vote: float = typer.Option(
         0.1, help="drop a part of an object's mask when under this share of its pixels look like "
         "the object in its given mask (0 = off)"),
+    refind_area: float = typer.Option(
+        0.3, help="find a lost object again where the frame's largest region that looks like it "
+        "is at least this times its given area (0 = off)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: Optional[int] = typer.Option(
         None, help="working height: taller frames are resized to it (default 480; with --width "
@@ -49,7 +52,8 @@ def main(
     retain_freed_memory()
 
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
-                  predict_bf16=bf16, appearance_vote=appearance_vote)
+                  predict_bf16=bf16, appearance_vote=appearance_vote,
+                  refind_area=refind_area)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
                             out, cfg, height, width, device, pathways, per_object)
     typer.echo(

@@ -60,7 +60,7 @@ class FinetuneConfig(ClipTraining):
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
     number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
-    ``search_growth`` and ``appearance_vote``: see :class:`Propagator`."""
+    ``search_growth``, ``appearance_vote`` and ``refind_area``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -76,6 +76,7 @@ class FinetuneConfig(ClipTraining):
     new_part_margin: float = 0.1
     search_growth: float = 1.0
     appearance_vote: float = 0.1
+    refind_area: float = 0.3
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -84,7 +85,8 @@ class FinetuneConfig(ClipTraining):
         return dict(tau=self.tau, flip=self.test_flip, bf16=self.predict_bf16,
                     context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
-                    search_growth=self.search_growth, appearance_vote=self.appearance_vote)
+                    search_growth=self.search_growth, appearance_vote=self.appearance_vote,
+                    refind_area=self.refind_area)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -249,13 +251,22 @@ class Propagator:
     about the parts, and every part is kept. It catches what the position check cannot: a
     leak taken in while it touched the object and left behind as the object moves on (a
     fence the horse has jumped). 0 (off): no check, and no appearance features computed.
+
+    ``refind_area``: how a lost object is found again, by its appearance. While an object's
+    previous mask is empty, the whole frame is described as ``appearance_vote`` describes
+    parts, and the largest connected region that looks like the object is taken as its prior
+    (the network then segments it in a crop around that region), if that region is at least
+    ``refind_area`` times the object's area where its mask was given; smaller look-alikes
+    (some always exist) are left alone and the object stays lost. The features are computed
+    only at frames where an object is lost. 0 (off): a lost object is looked for in its box
+    alone (``search_growth``).
     """
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
                  context_scale: float = 1.0, drop_new_parts: bool = False,
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
-                 appearance_vote: float = 0.0):
+                 appearance_vote: float = 0.0, refind_area: float = 0.0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
@@ -267,7 +278,12 @@ class Propagator:
             raise ValueError(f"appearance_vote={appearance_vote}: a share of a part's pixels, "
                              "in [0, 1] (0: off)")
         self.appearance_vote = appearance_vote
-        self.appearance = AppearanceCheck() if appearance_vote else None
+        if refind_area < 0:
+            raise ValueError(f"refind_area={refind_area}: a share of the object's given area, "
+                             ">= 0 (0: off)")
+        self.refind_area = refind_area
+        self.areas: dict[int, int] = {}  # per class: its area where its mask was given
+        self.appearance = AppearanceCheck() if appearance_vote or refind_area else None
         self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
         self.warper = FlowWarper()
         self.keep = max(self.spec.span - 1, 1)  # the clip's past, and at least the last frame
@@ -313,8 +329,10 @@ class Propagator:
             if (labels == k).any() or self.boxes[k - 1] is None:
                 self.boxes[k - 1] = (self.spec.box(ids == k) or self.boxes[k - 1]
                                      or (h / 2, w / 2, float(max(h, w))))
+        given = [int(k) for k in np.unique(labels) if k not in (0, VOID)]
+        self.areas.update({k: int((ids == k).sum()) for k in given})
         if self.appearance is not None:
-            self.appearance.remember(frame, ids, [int(k) for k in np.unique(labels) if k not in (0, VOID)])
+            self.appearance.remember(frame, ids, given)
         return ids
 
     def _predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -325,9 +343,16 @@ class Propagator:
         past = self.spec.indices(len(self.frames), len(self.frames) + 1)[:-1]
         clip = [self.frames[i] for i in past] + [frame]  # whole frames: cropped, never copied
         past_ids = [self.ids[i] for i in past]
-        clips = []
+        clips, whole = [], None
         for k in range(k_count):
-            self.boxes[k] = self.spec.box(prior[k]) or self._search_box(self.boxes[k], h, w)
+            box = self.spec.box(prior[k])
+            if box is None and self.refind_area:
+                if whole is None:  # the whole frame's features, once for every lost object
+                    whole = self.appearance.features(frame)
+                found = self._refind(whole, k + 1, (h, w))
+                if found is not None:
+                    prior[k], box = found, self.spec.box(found)
+            self.boxes[k] = box or self._search_box(self.boxes[k], h, w)
             classes = past_ids + [prior[k].view(np.uint8) * np.uint8(k + 1)]
             clips.append(self.spec.inputs(clip, classes, self.boxes[k], cls=k + 1))
         inputs = _network_inputs(self.model, np.stack(clips), self.flip)
@@ -336,7 +361,7 @@ class Propagator:
         ids = aggregate_argmax(fg)
         if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
             ids = aggregate_argmax(fg)  # only when a part was dropped
-        if self.appearance is not None and self._drop_unlike_parts(frame, fg, prior, ids):
+        if self.appearance_vote and self._drop_unlike_parts(frame, fg, prior, ids):
             ids = aggregate_argmax(fg)
         return ids, fg
 
@@ -366,6 +391,19 @@ class Propagator:
                 fg[k][box][np.isin(parts, unlike)] = 0
                 dropped = True
         return dropped
+
+    def _refind(self, feats: torch.Tensor, k: int, hw: tuple[int, int]) -> np.ndarray | None:
+        """Where lost object ``k`` is, by its appearance alone: the largest connected region
+        of the frame (whose :meth:`~AppearanceCheck.features` are ``feats``) that looks like
+        it, if at least ``refind_area`` times its given area; else ``None``."""
+        like = self.appearance.looks_like(feats, k, np.ones(hw, bool)) > 0.5
+        count, parts, stats, _ = cv2.connectedComponentsWithStats(like.view(np.uint8), connectivity=8)
+        if count < 2:
+            return None
+        best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        if stats[best, cv2.CC_STAT_AREA] < self.refind_area * self.areas.get(k, 0):
+            return None
+        return parts == best
 
     def _search_box(self, box, h: int, w: int):
         """A lost object's next box: ``box`` grown by ``search_growth``, at most the frame."""
@@ -412,7 +450,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               progress=None, flip: bool = False, bf16: bool = False,
               context_scale: float = 1.0, drop_new_parts: bool = False,
               new_part_margin: float = 0.1, tau: int = 1,
-              search_growth: float = 1.0, appearance_vote: float = 0.0) -> np.ndarray:
+              search_growth: float = 1.0, appearance_vote: float = 0.0,
+              refind_area: float = 0.0) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`.
 
@@ -438,7 +477,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     ``tau``: the clip's frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
-                            drop_new_parts, new_part_margin, tau, search_growth, appearance_vote)
+                            drop_new_parts, new_part_margin, tau, search_growth, appearance_vote,
+                            refind_area)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

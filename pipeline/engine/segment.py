@@ -269,7 +269,7 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
-    """``--steps``, ``--frozen-scales``, ``--appearance-vote``, ``--height``, ``--width``,
+    """``--steps``, ``--frozen-scales``, ``--appearance-vote``, ``--refind-area``, ``--height``, ``--width``,
     ``--device`` and ``--pathways`` that can work, or a ConfigError (``--frozen-scales`` beyond the
     checkpoint's scales is refused once it is loaded)."""
     import torch
@@ -284,6 +284,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
     if not 0 <= cfg.appearance_vote <= 1:
         raise ConfigError(f"--appearance-vote {cfg.appearance_vote}: a share of a part's pixels, "
                           "must be in [0, 1] (0 = off)")
+    if cfg.refind_area < 0:
+        raise ConfigError(f"--refind-area {cfg.refind_area}: a share of the object's given area, "
+                          "must be >= 0 (0 = off)")
     for option, value in (("--height", height), ("--width", width)):
         if value is not None and value < 16:
             raise ConfigError(f"{option} {value}: the working size must be >= 16 pixels")

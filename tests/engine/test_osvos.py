@@ -214,6 +214,59 @@ def test_a_lost_object_is_found_again_elsewhere_only_when_its_box_grows(growth):
         Propagator(RedFinder(), clip_len=4, search_growth=0.5)
 
 
+class RedInPrior(PriorCopier):
+    """Answers the red pixels of its crop near its prior (within 8 pixels), nothing where the
+    prior is empty: a network that follows its prior and cannot find a lost object itself."""
+
+    def forward(self, inputs, mode):
+        x = inputs.float()
+        red = ((x[:, 0:1] > 200) & (x[:, 1:2] < 50)).float()
+        near = torch.nn.functional.max_pool3d(x[:, 3:4] / 255, (1, 17, 17), stride=1, padding=(0, 8, 8))
+        red = red * near
+        red = red[:, :, -1:] if mode == "predict_last" else red
+        return torch.cat([1 - red, red], 1)
+
+
+def _red_square_on_foliage_leaves_and_comes_back(side=32, back=32, h=128, w=192):
+    """Foliage-like frames (no red); a red square of ``side`` at (24, 24) in frame 0, gone in
+    frames 1-3, back from frame 4 on at (80, 140), far outside frame 0's crop box, with side
+    ``back``."""
+    rng = np.random.default_rng(2)
+    blocks = rng.integers(0, 120, (h // 8, w // 8, 3), np.uint8)
+    blocks[..., 0] //= 4
+    frames = np.repeat(np.kron(blocks, np.ones((8, 8, 1), np.uint8))[None], 10, 0)
+    ids = np.zeros((10, h, w), np.uint8)
+    for t, (y, x, n) in [(0, (24, 24, side))] + [(t, (80, 140, back)) for t in range(4, 10)]:
+        frames[t, y:y + n, x:x + n] = (230, 10, 10)
+        ids[t, y:y + n, x:x + n] = 1
+    return frames, ids
+
+
+@pytest.mark.parametrize("area", [0.0, 0.3])
+def test_a_lost_object_is_found_again_by_its_appearance(area):
+    """The red square leaves and comes back elsewhere; the network only follows its prior.
+    Without ``refind_area`` it stays lost; with it the frame is searched for what looks like
+    the object (nothing does while it is away) and the square is found where it came back."""
+    frames, ids = _red_square_on_foliage_leaves_and_comes_back()
+    out = propagate(RedInPrior(), frames, ids[0], clip_len=4, refind_area=area)
+    assert not out[1:4].any()  # lost while it is away, and nothing else taken for it
+    found = [db_eval_iou(ids[t] == 1, out[t] == 1) for t in range(4, 10)]
+    if area:
+        assert min(found) > 0.9, found
+    else:
+        assert not any(found)
+    with pytest.raises(ValueError, match="refind_area"):
+        Propagator(RedInPrior(), clip_len=4, refind_area=-1)
+
+
+def test_refind_area_is_the_least_area_taken_for_the_object():
+    """What looks like the square where it comes back (at the features' 8-pixel cells) is
+    smaller than the square itself: taken at ``refind_area=0.5``, not at 1.0."""
+    frames, ids = _red_square_on_foliage_leaves_and_comes_back()
+    assert propagate(RedInPrior(), frames, ids[0], clip_len=4, refind_area=0.5)[4:].any(axis=(1, 2)).all()
+    assert not propagate(RedInPrior(), frames, ids[0], clip_len=4, refind_area=1.0)[1:].any()
+
+
 def _checker_on_foliage(num=8, h=96, w=144, gap=None):
     """Frames of a smooth green-blue background with a red-white checked square (object 1)
     moving right; with ``gap``, a second square of the same object ``gap`` pixels below it."""
