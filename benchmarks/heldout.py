@@ -48,7 +48,8 @@ from pipeline.runtime import retain_freed_memory
 from stages.params import check_section
 
 PREDICTION_ONLY = ("test_flip", "predict_bf16", "predict_context_scale", "drop_new_parts",
-                   "new_part_margin", "search_growth", "appearance_vote", "refind_area")
+                   "new_part_margin", "search_growth", "appearance_vote", "refind_area",
+                   "appearance_update")
 
 
 def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):

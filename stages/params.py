@@ -80,6 +80,7 @@ AT_LEAST = {  # key: the smallest value that works
     "pretrain.checkpoint_interval": 1, "pretrain.weight_decay": 0, "pretrain.num_workers": 0,
     "finetune.steps": 0, "finetune.batch_size": 1, "finetune.clip_len": 1, "finetune.tau": 1,
     "finetune.search_growth": 1.0,  # a lost object's box can only grow
+    "finetune.appearance_update": 0,
     "evaluate.jobs": 1, "evaluate.overlays": 0,
 }
 FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob", "pretrain.photo_prob",

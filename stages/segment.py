@@ -29,6 +29,9 @@ def main(
     appearance_vote: float = typer.Option(
         0.1, help="drop a part of an object's mask when under this share of its pixels look like "
         "the object in its given mask (0 = off)"),
+    appearance_update: int = typer.Option(
+        10, help="every this many frames, an object that looks like itself adds its view to the "
+        "appearance check (0 = its given view alone)"),
     refind_area: float = typer.Option(
         0.3, help="find a lost object again where the frame's largest region that looks like it "
         "is at least this times its given area (0 = off)"),
@@ -53,7 +56,7 @@ def main(
 
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
                   predict_bf16=bf16, appearance_vote=appearance_vote,
-                  refind_area=refind_area)
+                  refind_area=refind_area, appearance_update=appearance_update)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
                             out, cfg, height, width, device, pathways, per_object)
     typer.echo(

@@ -73,12 +73,18 @@ class AppearanceCheck:
     (:meth:`remember`); :meth:`votes` of later parts against them.
 
     ``max_refs``: at most this many features of each view are kept for the others (every
-    n-th one), so that a match costs the same at any frame size.
+    n-th one), so that a match costs the same at any frame size. ``keep``: how many later
+    views of each object (:meth:`add`: frames where the object was segmented well) are kept
+    beside the given one, the newest; matches are against them all (``memory``), so that an
+    object whose appearance changes slowly (a car turning) still looks like itself, while the
+    given view alone, which never drifts, stays available (:meth:`looks_like`).
     """
 
-    def __init__(self, max_refs: int = 4096):
-        self.max_refs = max_refs
-        self.refs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    def __init__(self, max_refs: int = 4096, keep: int = 4):
+        self.max_refs, self.keep = max_refs, keep
+        self.refs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # where the mask was given
+        self.memory: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}  # later views
+        self._all: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # refs + memory, joined
 
     @staticmethod
     @torch.no_grad()
@@ -99,26 +105,40 @@ class AppearanceCheck:
             if mask.any():
                 box = region(mask)
                 views.append((self.features(frame[box]), mask[box]))
-            ins, outs = [], []
-            for feats, m in views:
-                c, h, w = feats.shape
-                flat = feats.reshape(c, -1)
-                share = cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA).ravel()
-                inside = share > 0.75 if (share > 0.75).any() else share >= share.max()
-                others = np.flatnonzero(share < 0.01)
-                others = others[:: max(1, -(-len(others) // self.max_refs))]
-                ins.append(flat[:, inside].T)
-                outs.append(flat[:, others].T)
-            self.refs[k] = (torch.cat(ins).contiguous(), torch.cat(outs).contiguous())
+            ins, outs = zip(*(self._split(feats, m) for feats, m in views))
+            self.refs[k] = self._all[k] = (torch.cat(ins).contiguous(), torch.cat(outs).contiguous())
+            self.memory[k] = []
+
+    def add(self, feats: torch.Tensor, k: int, mask: np.ndarray) -> None:
+        """Add a later view of object ``k`` (``mask`` of a frame whose :meth:`features` are
+        ``feats``) to its memory, which keeps the last ``keep`` views beside the given one."""
+        inside, others = self._split(feats, mask)
+        self.memory[k] = (self.memory[k] + [(inside, others)])[-self.keep:]
+        views = [self.refs[k]] + self.memory[k]
+        self._all[k] = (torch.cat([v[0] for v in views]).contiguous(),
+                        torch.cat([v[1] for v in views]).contiguous())
+
+    def _split(self, feats: torch.Tensor, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features of the cells ``mask`` covers (over 3/4; at least its fullest cell) and
+        of those it does not touch (at most ``max_refs``, every n-th)."""
+        c, h, w = feats.shape
+        flat = feats.reshape(c, -1)
+        share = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA).ravel()
+        inside = share > 0.75 if (share > 0.75).any() else share >= share.max()
+        others = np.flatnonzero(share < 0.01)
+        others = others[:: max(1, -(-len(others) // self.max_refs))]
+        return flat[:, inside].T, flat[:, others].T
 
     @torch.no_grad()
-    def looks_like(self, feats: torch.Tensor, k: int, mask: np.ndarray) -> np.ndarray:
+    def looks_like(self, feats: torch.Tensor, k: int, mask: np.ndarray,
+                   memory: bool = True) -> np.ndarray:
         """(h, w) float32 of the frame of ``mask`` (whose :meth:`features` are ``feats``):
         1 where a pixel looks like object ``k``, 0 where not, on the feature cells that
         ``mask`` touches and their neighbours (1 elsewhere), upsampled bilinearly to the
-        pixels."""
+        pixels. ``memory``: against the given view and the later ones :meth:`add` kept;
+        else the given view alone."""
         c, h, w = feats.shape
-        inside, others = self.refs[k]
+        inside, others = (self._all if memory else self.refs)[k]
         share = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
         touched = cv2.dilate((share > 0).astype(np.uint8), np.ones((3, 3), np.uint8))  # and their
         like = np.ones(h * w, np.float32)  # neighbours: the upsampling blends them in

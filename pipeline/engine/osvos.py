@@ -60,7 +60,8 @@ class FinetuneConfig(ClipTraining):
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
     number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
-    ``search_growth``, ``appearance_vote`` and ``refind_area``: see :class:`Propagator`."""
+    ``search_growth``, ``appearance_vote``, ``refind_area`` and ``appearance_update``: see
+    :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -77,6 +78,7 @@ class FinetuneConfig(ClipTraining):
     search_growth: float = 1.0
     appearance_vote: float = 0.1
     refind_area: float = 0.3
+    appearance_update: int = 10
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -86,7 +88,7 @@ class FinetuneConfig(ClipTraining):
                     context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
                     search_growth=self.search_growth, appearance_vote=self.appearance_vote,
-                    refind_area=self.refind_area)
+                    refind_area=self.refind_area, appearance_update=self.appearance_update)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -259,14 +261,25 @@ class Propagator:
     ``refind_area`` times the object's area where its mask was given; smaller look-alikes
     (some always exist) are left alone and the object stays lost. The features are computed
     only at frames where an object is lost. 0 (off): a lost object is looked for in its box
-    alone (``search_growth``).
+    alone (``search_growth``). It matches against the given view alone, which never drifts.
+
+    ``appearance_update``: every this many predicted frames, each object whose mask looks
+    like it (at least ``UPDATE_VOTE`` of its pixels) adds that frame's view to the appearance
+    check's memory (:meth:`~pipeline.engine.appearance.AppearanceCheck.add`, the newest 4
+    kept), against which ``appearance_vote`` then votes: an object whose appearance moves
+    away from frame 0 (a pilot seen from below, a car turning) still looks like itself, and
+    a leak, voting under ``UPDATE_VOTE``, is not learned as the object. 0: frame 0's view
+    alone. Only with ``appearance_vote``.
     """
+
+    UPDATE_VOTE = 0.85
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
                  context_scale: float = 1.0, drop_new_parts: bool = False,
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
-                 appearance_vote: float = 0.0, refind_area: float = 0.0):
+                 appearance_vote: float = 0.0, refind_area: float = 0.0,
+                 appearance_update: int = 0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
@@ -282,6 +295,11 @@ class Propagator:
             raise ValueError(f"refind_area={refind_area}: a share of the object's given area, "
                              ">= 0 (0: off)")
         self.refind_area = refind_area
+        if appearance_update < 0:
+            raise ValueError(f"appearance_update={appearance_update}: frames between updates, "
+                             ">= 0 (0: off)")
+        self.appearance_update = appearance_update if appearance_vote else 0
+        self.predicted = 0  # frames predicted so far
         self.areas: dict[int, int] = {}  # per class: its area where its mask was given
         self.appearance = AppearanceCheck() if appearance_vote or refind_area else None
         self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
@@ -363,7 +381,22 @@ class Propagator:
             ids = aggregate_argmax(fg)  # only when a part was dropped
         if self.appearance_vote and self._drop_unlike_parts(frame, fg, prior, ids):
             ids = aggregate_argmax(fg)
+        self.predicted += 1
+        if self.appearance_update and self.predicted % self.appearance_update == 0:
+            self._update_appearance(frame, ids)
         return ids, fg
+
+    def _update_appearance(self, frame: np.ndarray, ids: np.ndarray) -> None:
+        """Add this frame's view of each object whose mask looks like it (at least
+        ``UPDATE_VOTE`` of its pixels) to the appearance check's memory."""
+        for k in range(1, self.num_objects + 1):
+            mask = ids == k
+            if k not in self.appearance.refs or not mask.any():
+                continue
+            box = region(mask)
+            feats = self.appearance.features(frame[box])
+            if self.appearance.looks_like(feats, k, mask[box])[mask[box]].mean() >= self.UPDATE_VOTE:
+                self.appearance.add(feats, k, mask[box])
 
     def _drop_unlike_parts(self, frame: np.ndarray, fg: np.ndarray, prior: np.ndarray,
                            ids: np.ndarray) -> bool:
@@ -396,7 +429,7 @@ class Propagator:
         """Where lost object ``k`` is, by its appearance alone: the largest connected region
         of the frame (whose :meth:`~AppearanceCheck.features` are ``feats``) that looks like
         it, if at least ``refind_area`` times its given area; else ``None``."""
-        like = self.appearance.looks_like(feats, k, np.ones(hw, bool)) > 0.5
+        like = self.appearance.looks_like(feats, k, np.ones(hw, bool), memory=False) > 0.5
         count, parts, stats, _ = cv2.connectedComponentsWithStats(like.view(np.uint8), connectivity=8)
         if count < 2:
             return None
@@ -451,7 +484,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               context_scale: float = 1.0, drop_new_parts: bool = False,
               new_part_margin: float = 0.1, tau: int = 1,
               search_growth: float = 1.0, appearance_vote: float = 0.0,
-              refind_area: float = 0.0) -> np.ndarray:
+              refind_area: float = 0.0, appearance_update: int = 0) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`.
 
@@ -478,7 +511,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
                             drop_new_parts, new_part_margin, tau, search_growth, appearance_vote,
-                            refind_area)
+                            refind_area, appearance_update)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

@@ -269,7 +269,8 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
-    """``--steps``, ``--frozen-scales``, ``--appearance-vote``, ``--refind-area``, ``--height``, ``--width``,
+    """``--steps``, ``--frozen-scales``, ``--appearance-vote``, ``--appearance-update``,
+    ``--refind-area``, ``--height``, ``--width``,
     ``--device`` and ``--pathways`` that can work, or a ConfigError (``--frozen-scales`` beyond the
     checkpoint's scales is refused once it is loaded)."""
     import torch
@@ -284,6 +285,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
     if not 0 <= cfg.appearance_vote <= 1:
         raise ConfigError(f"--appearance-vote {cfg.appearance_vote}: a share of a part's pixels, "
                           "must be in [0, 1] (0 = off)")
+    if cfg.appearance_update < 0:
+        raise ConfigError(f"--appearance-update {cfg.appearance_update}: frames between updates, "
+                          "must be >= 0 (0 = the given view alone)")
     if cfg.refind_area < 0:
         raise ConfigError(f"--refind-area {cfg.refind_area}: a share of the object's given area, "
                           "must be >= 0 (0 = off)")

@@ -227,16 +227,16 @@ class RedInPrior(PriorCopier):
         return torch.cat([1 - red, red], 1)
 
 
-def _red_square_on_foliage_leaves_and_comes_back(side=32, back=32, h=128, w=192):
+def _red_square_on_foliage_leaves_and_comes_back(side=32, back=32, at=(80, 140), h=128, w=192):
     """Foliage-like frames (no red); a red square of ``side`` at (24, 24) in frame 0, gone in
-    frames 1-3, back from frame 4 on at (80, 140), far outside frame 0's crop box, with side
+    frames 1-3, back from frame 4 on ``at`` (far outside frame 0's crop box) with side
     ``back``."""
     rng = np.random.default_rng(2)
     blocks = rng.integers(0, 120, (h // 8, w // 8, 3), np.uint8)
     blocks[..., 0] //= 4
     frames = np.repeat(np.kron(blocks, np.ones((8, 8, 1), np.uint8))[None], 10, 0)
     ids = np.zeros((10, h, w), np.uint8)
-    for t, (y, x, n) in [(0, (24, 24, side))] + [(t, (80, 140, back)) for t in range(4, 10)]:
+    for t, (y, x, n) in [(0, (24, 24, side))] + [(t, (*at, back)) for t in range(4, 10)]:
         frames[t, y:y + n, x:x + n] = (230, 10, 10)
         ids[t, y:y + n, x:x + n] = 1
     return frames, ids
@@ -357,6 +357,39 @@ def test_appearance_vote_has_no_say_where_the_object_does_not_look_like_itself()
     before = fg.copy()
     assert not check._drop_unlike_parts(np.zeros((64, 64, 3), np.uint8), fg, prior, ids)
     assert np.array_equal(fg, before)
+
+
+def test_appearance_memory_learns_a_later_view_and_keeps_the_given_one_apart():
+    """The square turns blue: unlike frame 0's red one, until a view of it is added; the
+    given view alone still says no; only the newest ``keep`` views are kept."""
+    frames, ids = _red_square_on_foliage_leaves_and_comes_back()
+    blue = frames[5].copy()
+    blue[ids[5] == 1] = (20, 20, 230)
+    check = AppearanceCheck(keep=2)
+    check.remember(frames[0], ids[0], [1])
+    feats, square = check.features(blue), ids[5] == 1
+    assert check.looks_like(feats, 1, square)[square].mean() < 0.5
+    check.add(feats, 1, square)
+    assert check.looks_like(feats, 1, square)[square].mean() > 0.75  # edges blur at 8-pixel cells
+    assert check.looks_like(feats, 1, square, memory=False)[square].mean() < 0.5
+    for _ in range(3):
+        check.add(feats, 1, square)
+    assert len(check.memory[1]) == 2
+    assert len(check._all[1][0]) == len(check.refs[1][0]) + 2 * int(check._split(feats, square)[0].shape[0])
+
+
+def test_appearance_update_adds_only_views_that_look_like_the_object():
+    """The square leaves: the mask copied onto the foliage is not learned; where the square
+    is back, its view is."""
+    frames, ids = _red_square_on_foliage_leaves_and_comes_back(side=48, back=48, at=(56, 112))
+    prop = Propagator(PriorCopier(), clip_len=4, appearance_vote=0.1, appearance_update=1)
+    prop.step(frames[0], ids[0])
+    assert prop.step(frames[1]).any()  # the copied mask, on foliage now
+    assert prop.appearance.memory[1] == []
+    prop._update_appearance(frames[4], ids[4])
+    assert len(prop.appearance.memory[1]) == 1
+    with pytest.raises(ValueError, match="appearance_update"):
+        Propagator(PriorCopier(), clip_len=4, appearance_vote=0.1, appearance_update=-1)
 
 
 class FrameRecorder(PriorCopier):

@@ -107,6 +107,7 @@ OPTIONS = {
     "more frozen scales than the backbone has": (("--frozen-scales", 9), "backbone has 3 scales; give 0 to 3"),
     "out is a file": (("--out", "FILE"), "is a file; give a folder"),
     "appearance vote above 1": (("--appearance-vote", 1.5), "--appearance-vote 1.5: a share"),
+    "negative appearance update": (("--appearance-update", -1), "--appearance-update -1: frames between"),
     "negative refind area": (("--refind-area", -0.5), "--refind-area -0.5: a share of the object's given area"),
     "working size under 16": (("--height", 8), "--height 8: the working size must be >= 16"),
     "no such device": (("--device", "tpu9"), "--device tpu9"),

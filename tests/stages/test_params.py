@@ -33,6 +33,8 @@ CASES = {
                                 "finetune.appearance_vote: 2.0 must be in [0, 1]"),
     "negative refind area": ("finetune", "finetune.refind_area", -0.3,
                              "finetune.refind_area: -0.3 must be >= 0"),
+    "negative appearance update": ("finetune", "finetune.appearance_update", -5,
+                                   "finetune.appearance_update: -5 must be >= 0"),
     "text for a number": ("pretrain", "pretrain.lr", "fast", "pretrain.lr: expected a number, got 'fast'"),
     "number for a list": ("pretrain", "model.backbone.slow_pathway.widths", 8,
                           "model.backbone.slow_pathway.widths: expected a list of numbers"),
