@@ -367,7 +367,7 @@ class Propagator:
             if box is None and self.refind_area:
                 if whole is None:  # the whole frame's features, once for every lost object
                     whole = self.appearance.features(frame)
-                found = self._refind(whole, k + 1, (h, w))
+                found = self._refind(whole, k + 1, ~prior.any(0))
                 if found is not None:
                     prior[k], box = found, self.spec.box(found)
             self.boxes[k] = box or self._search_box(self.boxes[k], h, w)
@@ -425,11 +425,13 @@ class Propagator:
                 dropped = True
         return dropped
 
-    def _refind(self, feats: torch.Tensor, k: int, hw: tuple[int, int]) -> np.ndarray | None:
+    def _refind(self, feats: torch.Tensor, k: int, free: np.ndarray) -> np.ndarray | None:
         """Where lost object ``k`` is, by its appearance alone: the largest connected region
         of the frame (whose :meth:`~AppearanceCheck.features` are ``feats``) that looks like
-        it, if at least ``refind_area`` times its given area; else ``None``."""
-        like = self.appearance.looks_like(feats, k, np.ones(hw, bool), memory=False) > 0.5
+        it, within ``free`` (the pixels no other object's prior holds: a look-alike object
+        being tracked is not taken), if at least ``refind_area`` times its given area; else
+        ``None``."""
+        like = (self.appearance.looks_like(feats, k, free, memory=False) > 0.5) & free
         count, parts, stats, _ = cv2.connectedComponentsWithStats(like.view(np.uint8), connectivity=8)
         if count < 2:
             return None

@@ -259,6 +259,21 @@ def test_a_lost_object_is_found_again_by_its_appearance(area):
         Propagator(RedInPrior(), clip_len=4, refind_area=-1)
 
 
+def test_refinding_does_not_take_another_object_that_looks_the_same():
+    """A second red square, object 2, enters at frame 1 (its mask given there) while object 1
+    is away: it is the frame's largest look-alike of object 1, but held by object 2, so
+    object 1 stays lost until it comes back; object 2 is left as it is."""
+    frames, ids = _red_square_on_foliage_leaves_and_comes_back()
+    frames[1:, 24:56, 100:132] = (230, 10, 10)
+    ids[1:, 24:56, 100:132] = 2
+    prop = Propagator(RedInPrior(), clip_len=4, refind_area=0.3)
+    out = [prop.step(frames[0], ids[0]), prop.step(frames[1], ids[1])]
+    out += [prop.step(f) for f in frames[2:]]
+    assert not any((out[t] == 1).any() for t in (1, 2, 3))
+    assert all(db_eval_iou(ids[t] == 1, out[t] == 1) > 0.9 for t in range(4, 10))
+    assert all(db_eval_iou(ids[t] == 2, out[t] == 2) > 0.9 for t in range(1, 10))
+
+
 def test_refind_area_is_the_least_area_taken_for_the_object():
     """What looks like the square where it comes back (at the features' 8-pixel cells) is
     smaller than the square itself: taken at ``refind_area=0.5``, not at 1.0."""
