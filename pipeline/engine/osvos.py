@@ -395,7 +395,7 @@ class Propagator:
                 continue
             box = region(mask)
             feats = self.appearance.features(frame[box])
-            if self.appearance.looks_like(feats, k, mask[box])[mask[box]].mean() >= self.UPDATE_VOTE:
+            if self.appearance.votes(feats, k, mask[box].view(np.uint8), [1])[1] >= self.UPDATE_VOTE:
                 self.appearance.add(feats, k, mask[box])
 
     def _drop_unlike_parts(self, frame: np.ndarray, fg: np.ndarray, prior: np.ndarray,
