@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from pipeline.data.crops import crop_matrix
 from pipeline.data.davis import DavisError, read_frame
 
 FOLDER = "Photos"  # inside the installed DAVIS root
@@ -174,6 +175,18 @@ def _remap(image: np.ndarray, maps, nearest: bool) -> np.ndarray:
     return cv2.remap(image, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def _object_path(rng: np.random.Generator, mask: np.ndarray, fast_prob: float, grid: int | None = None):
+    """The object's centre, affine path and elastic fields of one clip (the fields at the
+    mask's size, or on a ``grid`` x ``grid`` square)."""
+    size = float(np.sqrt(mask.sum()))
+    centre = tuple(float(c) for c in np.argwhere(mask).mean(axis=0))
+    fast = rng.random() < fast_prob
+    path = _path(rng, size, 0.15, 0.12, 8.0, fast)
+    hw = mask.shape if grid is None else (grid, grid)
+    fields = [_elastic(rng, hw, rng.uniform(0, 0.04) * size) for _ in range(2)]
+    return centre, path, fields
+
+
 def photo_clip(photos: list[tuple[np.ndarray, np.ndarray]], index: int, clip_len: int,
                 rng: np.random.Generator, paste_prob: float = 0.5,
                 fast_prob: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -181,11 +194,7 @@ def photo_clip(photos: list[tuple[np.ndarray, np.ndarray]], index: int, clip_len
     ``clip_len`` frames (see the module doc), at the photo's size."""
     image, mask = photos[index]
     hw = mask.shape
-    size = float(np.sqrt(mask.sum()))
-    centre = tuple(float(c) for c in np.argwhere(mask).mean(axis=0))
-    fast = rng.random() < fast_prob
-    obj_path = _path(rng, size, 0.15, 0.12, 8.0, fast)
-    fields = [_elastic(rng, hw, rng.uniform(0, 0.04) * size) for _ in range(2)]
+    centre, obj_path, fields = _object_path(rng, mask, fast_prob)
     pasted = len(photos) > 1 and rng.random() < paste_prob
     if pasted:
         other = (index + 1 + int(rng.integers(len(photos) - 1))) % len(photos)
@@ -205,3 +214,65 @@ def photo_clip(photos: list[tuple[np.ndarray, np.ndarray]], index: int, clip_len
         frames.append(warped)
         masks.append(m)
     return np.stack(frames), np.stack(masks)
+
+
+def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np.random.Generator,
+                   window: tuple[float, float, float], size: int, box_of, fast_prob: float = 0.2,
+                   fill: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One image and its label map (1 = the object) moved as :func:`photo_clip` moves a photo
+    whole (the same affine paths, and an elastic deformation laid over ``window``, a square
+    box (centre y, x, side) around the object), seen through one ``size`` x ``size`` crop:
+    frames (T, size, size, 3) and label maps (T, size, size), ``fill`` outside the image.
+    ``box_of(y0, y1, x0, x1)``: the crop box for the bounds of the last frame's object (image
+    pixels). Fine-tuning makes clips so from frame 0 (:func:`pipeline.engine.osvos.finetune`,
+    ``deform_prob``): the object in poses, scales and angles frame 0 does not show.
+
+    Each output pixel is sampled from the image once, through the composed maps (crop, then
+    motion and deformation), so a clip costs what its crops cost, not what the image does."""
+    centre, path, fields = _object_path(rng, labels == 1, fast_prob, grid=_GRID)
+    to_grid = crop_matrix(window, _GRID)  # image -> the fields' grid over the window
+
+    def sources(points, t, fx, fy):
+        m = _affine(path[0] + t * (path[1] - path[0]), centre)
+        return (m[0, 0] * points[0] + m[0, 1] * points[1] + m[0, 2] + fx,
+                m[1, 0] * points[0] + m[1, 1] * points[1] + m[1, 2] + fy)
+
+    # the last frame's object on the window's grid: its bounds give the crop box
+    grid_pts = _points(cv2.invertAffineTransform(to_grid), (_GRID, _GRID))
+    last = _sample(labels, sources(grid_pts, 1.0, fields[1][1], fields[1][0]), True, fill) == 1
+    rows, cols = np.flatnonzero(last.any(1)), np.flatnonzero(last.any(0))
+    if len(rows):
+        corners = cv2.transform(np.float32([[[cols[0], rows[0]], [cols[-1] + 1, rows[-1] + 1]]]),
+                                cv2.invertAffineTransform(to_grid))[0]
+        box = box_of(corners[0, 1], corners[1, 1], corners[0, 0], corners[1, 0])
+    else:  # moved out of the window: the window's centre
+        box = box_of(window[0] - window[2] / 4, window[0] + window[2] / 4,
+                     window[1] - window[2] / 4, window[1] + window[2] / 4)
+    pts = _points(cv2.invertAffineTransform(crop_matrix(box, size)), (size, size))
+    on_grid = cv2.transform(np.stack(pts, -1).reshape(1, -1, 2), to_grid)[0]
+    gx, gy = (on_grid[:, i].reshape(size, size).astype(np.float32) for i in (0, 1))
+    f0, f1 = ([cv2.remap(c, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in f]
+              for f in fields)
+    frames, maps = [], []
+    for t in np.linspace(0.0, 1.0, clip_len):
+        src = sources(pts, t, (1 - t) * f0[1] + t * f1[1], (1 - t) * f0[0] + t * f1[0])
+        frames.append(_sample(image, src, False, 0))
+        maps.append(_sample(labels, src, True, fill))
+    return np.stack(frames), np.stack(maps)
+
+
+_GRID = 64  # side of the grid the elastic fields are laid on (they are smooth: 4x4 upsampled)
+
+
+def _points(inverse: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates (x, y) of an ``hw`` grid's pixels under a 2x3 grid-to-image map."""
+    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
+    return (inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2],
+            inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2])
+
+
+def _sample(image: np.ndarray, src, nearest: bool, fill: int) -> np.ndarray:
+    """``image`` at the (x, y) maps ``src``: bilinear or nearest, ``fill`` outside."""
+    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    return cv2.remap(image, src[0].astype(np.float32), src[1].astype(np.float32), flags,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill)

@@ -9,8 +9,8 @@ with a SlowFast clip network instead of a per-frame one).
 
 Fine-tuning (Caelles et al., CVPR 2017, adapted): start from the parent network; each step
 trains on clips that end at frame 0, made of its real neighbours in reverse time (or frame 0
-alone, repeated, as at the start of a sequence), cropped around one object of frame 0 with a
-jittered box, with priors drawn from frame 0's mask with propagation errors
+alone, repeated, as at the start of a sequence, or moved and deformed: ``deform_prob``),
+cropped around one object of frame 0 with a jittered box, with priors drawn from frame 0's mask with propagation errors
 (:func:`~pipeline.data.priors.clip_priors`). Only frame 0's mask is a target; everything
 else is void. One network per sequence serves every object (a batch item is one object).
 BatchNorm statistics stay frozen.
@@ -35,8 +35,9 @@ from mmcv.transforms import Compose
 from torch import nn
 
 from pipeline.data.clips import ClipSpec
-from pipeline.data.crops import paste
+from pipeline.data.crops import jitter_box, object_box, paste
 from pipeline.data.davis import VOID
+from pipeline.data.photos import deformed_crops
 from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.appearance import AppearanceCheck, region
@@ -51,7 +52,11 @@ from pipeline.registry import TRANSFORMS, build
 class FinetuneConfig(ClipTraining):
     """``steps`` updates at ``lr`` (``scheduler``: ``constant``, or ``cosine`` down to
     ``lr / 100``); ``static_prob``: the share of clips that are frame 0 repeated;
-    ``prior_strength``: each clip's prior errors have a strength drawn from [0, it]
+    ``deform_prob``: the share of clips that are frame 0 alone moved and deformed as a still
+    photo is in pretraining (:func:`~pipeline.data.photos.deformed_crops`: the object in
+    poses, scales and angles frame 0 does not show; Lucid Data Dreaming, Khoreva et al.
+    2017, and MaskTrack's online augmentation; off by default: README, "Frame 0 moved and
+    deformed"); ``prior_strength``: each clip's prior errors have a strength drawn from [0, it]
     (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
     each clip's prediction with its mirror image's; ``predict_bf16``: prediction under
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
@@ -68,6 +73,7 @@ class FinetuneConfig(ClipTraining):
     batch_size: int = 2
     scheduler: str = "constant"
     static_prob: float = 0.3
+    deform_prob: float = 0.0
     prior_strength: float = 2.0
     test_flip: bool = True
     predict_bf16: bool = False
@@ -125,6 +131,36 @@ def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rn
     return {"frames": crops, "masks": masks, "priors": priors}
 
 
+def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng) -> dict:
+    """A training clip made of frame 0 alone, moved and deformed as a still photo is in
+    pretraining (:func:`~pipeline.data.photos.deformed_crops`), cropped around object ``k``
+    of its last frame as :meth:`ClipSpec.box` crops (jittered); only that frame labelled (the
+    others as in :func:`_one_shot_clip`)."""
+    target = (labels0 == k).astype(np.uint8)
+    target[labels0 == VOID] = VOID
+    cy, cx, side = object_box(target == 1, spec.context, spec.min_side)
+
+    def box_of(y0, y1, x0, x1):
+        extent = max(spec.context * max(y1 - y0, x1 - x0), spec.min_side)
+        return jitter_box(((y0 + y1) / 2, (x0 + x1) / 2, extent), rng)
+
+    crops, label = deformed_crops(frame0, target, spec.clip_len, rng, (cy, cx, 2 * side),
+                                  spec.crop_size, box_of, fill=VOID)
+    masks = np.full(label.shape, VOID, np.uint8)
+    masks[-1] = label[-1]
+    priors = clip_priors((label == 1).astype(np.uint8), rng, rng.uniform(0.0, strength))
+    return {"frames": crops, "masks": masks, "priors": priors}
+
+
+def _training_clip(frames, labels0, k, spec: ClipSpec, cfg: FinetuneConfig, rng) -> dict:
+    """A fine-tuning clip of object ``k``: frame 0 moved and deformed with probability
+    ``deform_prob`` (no draw when it is 0, so that runs without it are the runs before it),
+    else frame 0 with its real neighbours or repeated."""
+    if cfg.deform_prob and rng.random() < cfg.deform_prob:
+        return _deformed_one_shot_clip(frames[0], labels0, k, spec, cfg.prior_strength, rng)
+    return _one_shot_clip(frames, labels0, k, spec, cfg.static_prob, cfg.prior_strength, rng)
+
+
 def _batch(items: list[dict]) -> dict:
     inputs = np.stack([with_prior(b["frames"], b["priors"]) for b in items])
     return {"inputs": torch.from_numpy(inputs).permute(0, 4, 1, 2, 3),
@@ -166,8 +202,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     spec = ClipSpec(cfg.clip_len, cfg.tau, model.crop_size, model.context)
     losses = []
     for step in range(cfg.steps):
-        batch = [augment(_one_shot_clip(frames, labels0, int(rng.choice(objects)), spec,
-                                        cfg.static_prob, cfg.prior_strength, rng))
+        batch = [augment(_training_clip(frames, labels0, int(rng.choice(objects)), spec, cfg, rng))
                  for _ in range(cfg.batch_size)]
         data = model.data_preprocessor(_batch(batch), True, memory_format=layout)
         loss = sum(model(**data, mode="loss").values())

@@ -548,3 +548,47 @@ def test_finetune_refuses_more_frozen_scales_than_the_backbone_has(tiny_cache, t
     cfg = FinetuneConfig(steps=1, clip_len=4, frozen_scales=model.backbone.num_scales + 1)
     with pytest.raises(ValueError, match="frozen_scales must be in"):
         finetune(model, frames, frame0_labels(masks[0], [1]), cfg)
+
+
+def _frame0_scene(seed=0):
+    """A textured 96x160 frame with a red square (object 1) and void pixels on its edge."""
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(0, 120, (96, 160, 3), np.uint8)
+    frame[30:60, 60:100] = (220, 30, 30)
+    labels0 = np.zeros((96, 160), np.uint8)
+    labels0[30:60, 60:100] = 1
+    labels0[30, 60:100] = VOID
+    return frame, labels0
+
+
+def test_a_deformed_clip_moves_frame0s_object_and_labels_its_last_frame_only():
+    from pipeline.engine.osvos import _deformed_one_shot_clip
+
+    frame, labels0 = _frame0_scene()
+    spec = ClipSpec(clip_len=6, tau=1, crop_size=48, context=2.0)
+    clip = _deformed_one_shot_clip(frame, labels0, 1, spec, 2.0, np.random.default_rng(3))
+    frames, masks, priors = clip["frames"], clip["masks"], clip["priors"]
+    assert frames.shape == (6, 48, 48, 3) and masks.shape == priors.shape == (6, 48, 48)
+    assert (masks[:-1] == VOID).all()  # only the last frame is a target
+    last = masks[-1] == 1
+    assert 0.05 < last.mean() < 0.6
+    # the label is on the red object, whatever it was moved to
+    red = (frames[-1, ..., 0] > 150) & (frames[-1, ..., 1] < 80)
+    assert (red & last).sum() / last.sum() > 0.9 and (red & last).sum() / red.sum() > 0.8
+    # the frames move: not frame 0 repeated
+    assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 5
+
+
+def test_deform_prob_zero_draws_nothing_and_one_deforms_every_clip():
+    from pipeline.engine.osvos import _one_shot_clip, _training_clip
+
+    frames = np.stack([_frame0_scene(s)[0] for s in range(4)])
+    labels0 = _frame0_scene()[1]
+    spec = ClipSpec(clip_len=4, tau=1, crop_size=32, context=2.0)
+    plain = _one_shot_clip(frames, labels0, 1, spec, 0.3, 2.0, np.random.default_rng(5))
+    off = _training_clip(frames, labels0, 1, spec, FinetuneConfig(deform_prob=0.0), np.random.default_rng(5))
+    assert all(np.array_equal(plain[k], off[k]) for k in plain)  # runs without it are unchanged
+    on = _training_clip(frames, labels0, 1, spec, FinetuneConfig(deform_prob=1.0), np.random.default_rng(5))
+    assert not np.array_equal(on["frames"], plain["frames"])
+    assert (on["masks"][:-1] == VOID).all() and (on["masks"][-1] == 1).any()
+
