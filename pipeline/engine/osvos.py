@@ -10,8 +10,8 @@ with a SlowFast clip network instead of a per-frame one).
 Fine-tuning (Caelles et al., CVPR 2017, adapted): start from the parent network; each step
 trains on clips that end at frame 0, made of its real neighbours in reverse time (or frame 0
 alone, repeated, as at the start of a sequence, or moved and deformed: ``deform_prob``),
-cropped around one object of frame 0 with a jittered box, with priors drawn from frame 0's mask with propagation errors
-(:func:`~pipeline.data.priors.clip_priors`). Only frame 0's mask is a target; everything
+cropped around one object of frame 0 with a jittered box, with priors drawn from frame 0's
+mask with propagation errors (:func:`~pipeline.data.priors.clip_priors`). Only frame 0's mask is a target; everything
 else is void. One network per sequence serves every object (a batch item is one object).
 BatchNorm statistics stay frozen.
 
@@ -56,8 +56,8 @@ class FinetuneConfig(ClipTraining):
     photo is in pretraining (:func:`~pipeline.data.photos.deformed_crops`: the object in
     poses, scales and angles frame 0 does not show; Lucid Data Dreaming, Khoreva et al.
     2017, and MaskTrack's online augmentation; off by default: README, "Frame 0 moved and
-    deformed"); ``prior_strength``: each clip's prior errors have a strength drawn from [0, it]
-    (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
+    deformed"); ``prior_strength``: each clip's prior errors have a strength drawn from
+    [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
     each clip's prediction with its mirror image's; ``predict_bf16``: prediction under
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
     of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
