@@ -11,9 +11,9 @@ Fine-tuning (Caelles et al., CVPR 2017, adapted): start from the parent network;
 trains on clips that end at frame 0, made of its real neighbours in reverse time (or frame 0
 alone, repeated, as at the start of a sequence, or moved and deformed: ``deform_prob``),
 cropped around one object of frame 0 with a jittered box, with priors drawn from frame 0's
-mask with propagation errors (:func:`~pipeline.data.priors.clip_priors`). Only frame 0's mask is a target; everything
-else is void. One network per sequence serves every object (a batch item is one object).
-BatchNorm statistics stay frozen.
+mask with propagation errors (:func:`~pipeline.data.priors.clip_priors`). Only frame 0's
+mask is a target; everything else is void. One network per sequence serves every object (a
+batch item is one object). BatchNorm statistics stay frozen.
 
 Prediction (:func:`propagate`): frame by frame, every object in one batch; the objects'
 foreground probabilities are merged by soft aggregation (RGMP, Oh et al. CVPR 2018): each
