@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from pipeline.data.crops import crop_matrix
+from pipeline.data.crops import bounds, crop_matrix
 from pipeline.data.davis import DavisError, read_frame
 
 FOLDER = "Photos"  # inside the installed DAVIS root
@@ -158,11 +158,20 @@ def _elastic(rng: np.random.Generator, hw: tuple[int, int], amplitude: float) ->
     return np.stack([cv2.resize(c, hw[::-1], interpolation=cv2.INTER_CUBIC) for c in coarse])
 
 
+def _apply(m: np.ndarray, x, y) -> tuple:
+    """A 2x3 affine map applied to coordinates ``x``, ``y`` (arrays): (x', y')."""
+    return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
+
+
+def _points(inverse: np.ndarray, hw: tuple[int, int]) -> tuple:
+    """Image coordinates (x, y) of an ``hw`` grid's pixels under a 2x3 grid-to-image map."""
+    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
+    return _apply(inverse, xs, ys)
+
+
 def _maps(hw: tuple[int, int], inverse: np.ndarray, field: np.ndarray | None):
     """cv2.remap's (map_x, map_y) of a 2x3 output-to-input map plus a displacement field."""
-    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
-    map_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
-    map_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    map_x, map_y = _points(inverse, hw)
     if field is not None:
         map_y, map_x = map_y + field[0], map_x + field[1]
     return map_x.astype(np.float32), map_y.astype(np.float32)
@@ -231,19 +240,19 @@ def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np
     motion and deformation), so a clip costs what its crops cost, not what the image does."""
     centre, path, fields = _object_path(rng, labels == 1, fast_prob, grid=_GRID)
     to_grid = crop_matrix(window, _GRID)  # image -> the fields' grid over the window
+    from_grid = cv2.invertAffineTransform(to_grid)
 
     def sources(points, t, fx, fy):
-        m = _affine(path[0] + t * (path[1] - path[0]), centre)
-        return (m[0, 0] * points[0] + m[0, 1] * points[1] + m[0, 2] + fx,
-                m[1, 0] * points[0] + m[1, 1] * points[1] + m[1, 2] + fy)
+        x, y = _apply(_affine(path[0] + t * (path[1] - path[0]), centre), *points)
+        return x + fx, y + fy
 
     # the last frame's object on the window's grid: its bounds give the crop box
-    grid_pts = _points(cv2.invertAffineTransform(to_grid), (_GRID, _GRID))
+    grid_pts = _points(from_grid, (_GRID, _GRID))
     last = _sample(labels, sources(grid_pts, 1.0, fields[1][1], fields[1][0]), True, fill) == 1
-    rows, cols = np.flatnonzero(last.any(1)), np.flatnonzero(last.any(0))
-    if len(rows):
-        corners = cv2.transform(np.float32([[[cols[0], rows[0]], [cols[-1] + 1, rows[-1] + 1]]]),
-                                cv2.invertAffineTransform(to_grid))[0]
+    rect = bounds(last)
+    if rect is not None:
+        (y0, y1), (x0, x1) = (rect[0].start, rect[0].stop), (rect[1].start, rect[1].stop)
+        corners = cv2.transform(np.float32([[[x0, y0], [x1, y1]]]), from_grid)[0]
         box = box_of(corners[0, 1], corners[1, 1], corners[0, 0], corners[1, 0])
     else:  # moved out of the window: the window's centre
         box = box_of(window[0] - window[2] / 4, window[0] + window[2] / 4,
@@ -262,13 +271,6 @@ def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np
 
 
 _GRID = 64  # side of the grid the elastic fields are laid on (they are smooth: 4x4 upsampled)
-
-
-def _points(inverse: np.ndarray, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Image coordinates (x, y) of an ``hw`` grid's pixels under a 2x3 grid-to-image map."""
-    ys, xs = np.mgrid[0:hw[0], 0:hw[1]].astype(np.float32)
-    return (inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2],
-            inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2])
 
 
 def _sample(image: np.ndarray, src, nearest: bool, fill: int) -> np.ndarray:

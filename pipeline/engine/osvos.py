@@ -114,14 +114,20 @@ def frame0_labels(mask0: np.ndarray, object_ids: list[int]) -> np.ndarray:
     return labels
 
 
+def _object_target(labels0: np.ndarray, k: int) -> np.ndarray:
+    """Object ``k``'s target in frame 0: 1 on it, 0 elsewhere, void kept."""
+    target = (labels0 == k).astype(np.uint8)
+    target[labels0 == VOID] = VOID
+    return target
+
+
 def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rng) -> dict:
     """A training clip ending at frame 0, cropped around object ``k``; only frame 0 labelled."""
     if rng.random() < static_prob:
         idx = np.zeros(spec.clip_len, int)
     else:
         idx = spec.indices(0, len(frames), mirror=True)
-    target = (labels0 == k).astype(np.uint8)
-    target[labels0 == VOID] = VOID
+    target = _object_target(labels0, k)
     clip = [frames[i] for i in idx]  # views: the crops are cut from them, nothing is copied
     crops, label = spec.crop(clip, target[None], spec.box(target == 1, rng), fill=VOID)
     fg = (label[0] == 1).astype(np.uint8)
@@ -136,8 +142,7 @@ def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng) -
     pretraining (:func:`~pipeline.data.photos.deformed_crops`), cropped around object ``k``
     of its last frame as :meth:`ClipSpec.box` crops (jittered); only that frame labelled (the
     others as in :func:`_one_shot_clip`)."""
-    target = (labels0 == k).astype(np.uint8)
-    target[labels0 == VOID] = VOID
+    target = _object_target(labels0, k)
     cy, cx, side = object_box(target == 1, spec.context, spec.min_side)
 
     def box_of(y0, y1, x0, x1):
