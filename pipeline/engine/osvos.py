@@ -35,7 +35,7 @@ from mmcv.transforms import Compose
 from torch import nn
 
 from pipeline.data.clips import ClipSpec
-from pipeline.data.crops import jitter_box, object_box, paste
+from pipeline.data.crops import jitter_box, object_box, paste, square_box
 from pipeline.data.davis import VOID
 from pipeline.data.photos import deformed_crops
 from pipeline.data.priors import clip_priors, with_prior
@@ -146,8 +146,7 @@ def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng) -
     cy, cx, side = object_box(target == 1, spec.context, spec.min_side)
 
     def box_of(y0, y1, x0, x1):
-        extent = max(spec.context * max(y1 - y0, x1 - x0), spec.min_side)
-        return jitter_box(((y0 + y1) / 2, (x0 + x1) / 2, extent), rng)
+        return jitter_box(square_box(y0, y1, x0, x1, spec.context, spec.min_side), rng)
 
     crops, label = deformed_crops(frame0, target, spec.clip_len, rng, (cy, cx, 2 * side),
                                   spec.crop_size, box_of, fill=VOID)
