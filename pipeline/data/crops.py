@@ -35,8 +35,7 @@ def object_box(mask: np.ndarray, context: float = 2.0, min_side: float = 32.0) -
     return square_box(rect[0].start, rect[0].stop, rect[1].start, rect[1].stop, context, min_side)
 
 
-def square_box(y0: float, y1: float, x0: float, x1: float, context: float = 2.0,
-               min_side: float = 32.0) -> Box:
+def square_box(y0: float, y1: float, x0: float, x1: float, context: float, min_side: float) -> Box:
     """The square box around the rectangle rows ``y0:y1``, columns ``x0:x1``: ``context``
     times its larger side, never under ``min_side``."""
     side = max(context * max(y1 - y0, x1 - x0), min_side)
