@@ -184,13 +184,15 @@ def _remap(image: np.ndarray, maps, nearest: bool) -> np.ndarray:
     return cv2.remap(image, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def _object_path(rng: np.random.Generator, mask: np.ndarray, fast_prob: float, grid: int | None = None):
+def _object_path(rng: np.random.Generator, mask: np.ndarray, fast_prob: float, grid: int | None = None,
+                 shift: float = 0.15):
     """The object's centre, affine path and elastic fields of one clip (the fields at the
-    mask's size, or on a ``grid`` x ``grid`` square)."""
+    mask's size, or on a ``grid`` x ``grid`` square); ``shift``: the path's reach, in object
+    sizes."""
     size = float(np.sqrt(mask.sum()))
     centre = tuple(float(c) for c in np.argwhere(mask).mean(axis=0))
     fast = rng.random() < fast_prob
-    path = _path(rng, size, 0.15, 0.12, 8.0, fast)
+    path = _path(rng, size, shift, 0.12, 8.0, fast)
     hw = mask.shape if grid is None else (grid, grid)
     fields = [_elastic(rng, hw, rng.uniform(0, 0.04) * size) for _ in range(2)]
     return centre, path, fields
@@ -225,9 +227,19 @@ def photo_clip(photos: list[tuple[np.ndarray, np.ndarray]], index: int, clip_len
     return np.stack(frames), np.stack(masks)
 
 
+def paint_out(image: np.ndarray, mask: np.ndarray, margin: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with ``mask``'s pixels, and ``margin`` pixels around them (where the object's
+    edge blurs into the scene), filled in from their surroundings (``cv2.inpaint``, Telea's
+    method): the scene without the object, for :func:`deformed_crops`'s pasted clips; and
+    the filled pixels (bool)."""
+    hole = cv2.dilate(mask.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
+    return cv2.inpaint(image, hole, 3, cv2.INPAINT_TELEA), hole.astype(bool)
+
+
 def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np.random.Generator,
                    window: tuple[float, float, float], size: int, box_of, fast_prob: float = 0.2,
-                   fill: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                   fill: int = 0, scene: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """One image and its label map (1 = the object) moved as :func:`photo_clip` moves a photo
     whole (the same affine paths, and an elastic deformation laid over ``window``, a square
     box (centre y, x, side) around the object), seen through one ``size`` x ``size`` crop:
@@ -236,9 +248,18 @@ def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np
     pixels). Fine-tuning makes clips so from frame 0 (:func:`pipeline.engine.osvos.finetune`,
     ``deform_prob``): the object in poses, scales and angles frame 0 does not show.
 
+    With ``scene``, the image and label map without the object (:func:`paint_out`), the
+    object is cut out
+    instead and moved alone, farther (half its size where the whole image moves a sixth), over
+    the scene, which moves along a gentler path as a pasted photo's background does: Lucid
+    Data Dreaming's clips (Khoreva et al. 2017), the object over parts of its scene it never
+    covered, and where it was, the painted-out scene, labelled background.
+
     Each output pixel is sampled from the image once, through the composed maps (crop, then
     motion and deformation), so a clip costs what its crops cost, not what the image does."""
-    centre, path, fields = _object_path(rng, labels == 1, fast_prob, grid=_GRID)
+    obj = labels == 1
+    centre, path, fields = _object_path(rng, obj, fast_prob, grid=_GRID,
+                                        shift=0.15 if scene is None else 0.5)
     to_grid = crop_matrix(window, _GRID)  # image -> the fields' grid over the window
     from_grid = cv2.invertAffineTransform(to_grid)
 
@@ -262,11 +283,25 @@ def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np
     gx, gy = (on_grid[:, i].reshape(size, size).astype(np.float32) for i in (0, 1))
     f0, f1 = ([cv2.remap(c, gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in f]
               for f in fields)
+    if scene is not None:
+        hw = labels.shape
+        scene_path = _path(rng, float(min(hw)), 0.05, 0.05, 3.0, False)
+        scene_image, scene_labels = scene
+        cut = obj.astype(np.float32)
     frames, maps = [], []
     for t in np.linspace(0.0, 1.0, clip_len):
         src = sources(pts, t, (1 - t) * f0[1] + t * f1[1], (1 - t) * f0[0] + t * f1[0])
-        frames.append(_sample(image, src, False, 0))
-        maps.append(_sample(labels, src, True, fill))
+        frame = _sample(image, src, False, 0)
+        if scene is None:
+            frames.append(frame)
+            maps.append(_sample(labels, src, True, fill))
+            continue
+        scene_src = _apply(_affine(scene_path[0] + t * (scene_path[1] - scene_path[0]),
+                                   (hw[0] / 2, hw[1] / 2)), *pts)
+        alpha = _sample(cut, src, False, 0)  # bilinear: the cut-out's edge is soft
+        frames.append((alpha[..., None] * frame + (1 - alpha[..., None]) * _sample(scene_image, scene_src, False, 0))
+                      .round().astype(np.uint8))
+        maps.append(np.where(alpha >= 0.5, 1, _sample(scene_labels, scene_src, True, fill)).astype(labels.dtype))
     return np.stack(frames), np.stack(maps)
 
 

@@ -37,7 +37,7 @@ from torch import nn
 from pipeline.data.clips import ClipSpec
 from pipeline.data.crops import jitter_box, object_box, paste, square_box
 from pipeline.data.davis import VOID
-from pipeline.data.photos import deformed_crops
+from pipeline.data.photos import deformed_crops, paint_out
 from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.appearance import AppearanceCheck, region
@@ -56,7 +56,9 @@ class FinetuneConfig(ClipTraining):
     photo is in pretraining (:func:`~pipeline.data.photos.deformed_crops`: the object in
     poses, scales and angles frame 0 does not show; Lucid Data Dreaming, Khoreva et al.
     2017, and MaskTrack's online augmentation; off by default: README, "Frame 0 moved and
-    deformed"); ``prior_strength``: each clip's prior errors have a strength drawn from
+    deformed"); ``paste_prob``: the share of those clips whose object is cut out and moved
+    alone over frame 0 with the object painted out (:func:`~pipeline.data.photos.paint_out`;
+    Lucid Data Dreaming's full recipe); ``prior_strength``: each clip's prior errors have a strength drawn from
     [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
     each clip's prediction with its mirror image's; ``predict_bf16``: prediction under
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
@@ -74,6 +76,7 @@ class FinetuneConfig(ClipTraining):
     scheduler: str = "constant"
     static_prob: float = 0.3
     deform_prob: float = 0.0
+    paste_prob: float = 0.0
     prior_strength: float = 2.0
     test_flip: bool = True
     predict_bf16: bool = False
@@ -137,11 +140,12 @@ def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rn
     return {"frames": crops, "masks": masks, "priors": priors}
 
 
-def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng) -> dict:
+def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng, scene=None) -> dict:
     """A training clip made of frame 0 alone, moved and deformed as a still photo is in
-    pretraining (:func:`~pipeline.data.photos.deformed_crops`), cropped around object ``k``
-    of its last frame as :meth:`ClipSpec.box` crops (jittered); only that frame labelled (the
-    others as in :func:`_one_shot_clip`)."""
+    pretraining (:func:`~pipeline.data.photos.deformed_crops`; with ``scene``, frame 0 and
+    its labels without object ``k``, the object cut out and moved over it), cropped around object ``k`` of its
+    last frame as :meth:`ClipSpec.box` crops (jittered); only that frame labelled (the others
+    as in :func:`_one_shot_clip`)."""
     target = _object_target(labels0, k)
     cy, cx, side = object_box(target == 1, spec.context, spec.min_side)
 
@@ -149,19 +153,29 @@ def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng) -
         return jitter_box(square_box(y0, y1, x0, x1, spec.context, spec.min_side), rng)
 
     crops, label = deformed_crops(frame0, target, spec.clip_len, rng, (cy, cx, 2 * side),
-                                  spec.crop_size, box_of, fill=VOID)
+                                  spec.crop_size, box_of, fill=VOID, scene=scene)
     masks = np.full(label.shape, VOID, np.uint8)
     masks[-1] = label[-1]
     priors = clip_priors((label == 1).astype(np.uint8), rng, rng.uniform(0.0, strength))
     return {"frames": crops, "masks": masks, "priors": priors}
 
 
-def _training_clip(frames, labels0, k, spec: ClipSpec, cfg: FinetuneConfig, rng) -> dict:
+def _scene_without(frame0, labels0, k) -> tuple[np.ndarray, np.ndarray]:
+    """Frame 0 and object ``k``'s target with the object painted out (its edge's void too)."""
+    image, hole = paint_out(frame0, labels0 == k)
+    target = _object_target(labels0, k)
+    target[hole] = 0
+    return image, target
+
+
+def _training_clip(frames, labels0, k, spec: ClipSpec, cfg: FinetuneConfig, rng, scenes=None) -> dict:
     """A fine-tuning clip of object ``k``: frame 0 moved and deformed with probability
-    ``deform_prob`` (no draw when it is 0, so that runs without it are the runs before it),
-    else frame 0 with its real neighbours or repeated."""
+    ``deform_prob`` (no draw when it is 0, so that runs without it are the runs before it;
+    of those, a share ``paste_prob`` with the object moved alone over ``scenes[k]``, frame 0
+    without it), else frame 0 with its real neighbours or repeated."""
     if cfg.deform_prob and rng.random() < cfg.deform_prob:
-        return _deformed_one_shot_clip(frames[0], labels0, k, spec, cfg.prior_strength, rng)
+        scene = scenes[k] if cfg.paste_prob and rng.random() < cfg.paste_prob else None
+        return _deformed_one_shot_clip(frames[0], labels0, k, spec, cfg.prior_strength, rng, scene)
     return _one_shot_clip(frames, labels0, k, spec, cfg.static_prob, cfg.prior_strength, rng)
 
 
@@ -204,9 +218,11 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr * 0.01)
                  if cfg.scheduler == "cosine" and cfg.steps else None)
     spec = ClipSpec(cfg.clip_len, cfg.tau, model.crop_size, model.context)
+    scenes = ({k: _scene_without(frames[0], labels0, k) for k in objects}
+              if cfg.deform_prob and cfg.paste_prob else None)
     losses = []
     for step in range(cfg.steps):
-        batch = [augment(_training_clip(frames, labels0, int(rng.choice(objects)), spec, cfg, rng))
+        batch = [augment(_training_clip(frames, labels0, int(rng.choice(objects)), spec, cfg, rng, scenes))
                  for _ in range(cfg.batch_size)]
         data = model.data_preprocessor(_batch(batch), True, memory_format=layout)
         loss = sum(model(**data, mode="loss").values())

@@ -579,6 +579,29 @@ def test_a_deformed_clip_moves_frame0s_object_and_labels_its_last_frame_only():
     assert np.abs(frames[0].astype(int) - frames[-1]).mean() > 5
 
 
+def test_a_pasted_clip_moves_the_object_alone_over_frame0_painted_out():
+    from pipeline.engine.osvos import _deformed_one_shot_clip, _scene_without
+
+    frame, labels0 = _frame0_scene()
+    scene = _scene_without(frame, labels0, 1)
+    red_at = lambda f: (f[..., 0] > 150) & (f[..., 1] < 80)  # noqa: E731
+    assert red_at(frame).sum() == 30 * 40 and not red_at(scene[0]).any()  # the object painted out
+    assert np.array_equal(scene[0][:20], frame[:20])  # and nothing far from it changed
+    assert (scene[1] == 0).all()  # its place, edge void included, is background
+    spec = ClipSpec(clip_len=6, tau=1, crop_size=48, context=2.0)
+    moved = 0
+    for seed in range(8):
+        clip = _deformed_one_shot_clip(frame, labels0, 1, spec, 2.0, np.random.default_rng(seed), scene)
+        frames, masks = clip["frames"], clip["masks"]
+        assert (masks[:-1] == VOID).all()
+        last, red = masks[-1] == 1, red_at(frames[-1])
+        # the label is on the red object and the object is all the red there is: the place
+        # it left shows the painted-out scene, labelled background
+        assert (red & last).sum() / last.sum() > 0.9 and (red & last).sum() / red.sum() > 0.9
+        moved += np.abs(frames[0].astype(int) - frames[-1]).mean() > 5
+    assert moved >= 6
+
+
 def test_deform_prob_zero_draws_nothing_and_one_deforms_every_clip():
     from pipeline.engine.osvos import _one_shot_clip, _training_clip
 
