@@ -47,14 +47,18 @@ from pipeline.evaluation.evaluate import evaluate_folder
 from pipeline.runtime import retain_freed_memory
 from stages.params import check_section
 
-PREDICTION_ONLY = ("test_flip", "predict_bf16", "predict_context_scale", "drop_new_parts",
+PREDICTION_ONLY = ("test_flip", "flip_uncertain", "predict_bf16", "predict_context_scale", "drop_new_parts",
                    "new_part_margin", "search_growth", "appearance_vote", "refind_area",
                    "appearance_update")
+# training settings added after weights were stored: left out of the key at these values
+# (the training they name is then the training before them), so that stored weights stay found
+ADDED_LATER = {"paste_prob": 0.0}
 
 
 def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):
     """The parent fine-tuned on ``name``'s frame 0 with ``cfg``, from ``store`` if done before."""
-    training = {k: v for k, v in asdict(cfg).items() if k not in PREDICTION_ONLY}
+    training = {k: v for k, v in asdict(cfg).items()
+                if k not in PREDICTION_ONLY and not (k in ADDED_LATER and v == ADDED_LATER[k])}
     key = hashlib.sha256(Path(checkpoint).read_bytes())
     key.update(json.dumps([training, name], sort_keys=True, default=str).encode())
     path = store / f"{name}-{key.hexdigest()[:16]}.pth"

@@ -13,9 +13,10 @@ from pipeline.fileio import write_json_atomic
 @dataclass(frozen=True)
 class FinetuneTiming:
     """``sequences``: per sequence ``finetune_s``, ``predict_s``, ``predict_fps``,
-    ``final_loss``, ``objects`` (and the ``rank`` that ran it); ``compute``: ``params``,
-    ``gflops_per_clip``, ``gflops_per_frame`` (one clip per predicted frame and object; two
-    with ``test_flip``), ``crop_size``; ``world_size``: the processes that shared the sequences."""
+    ``final_loss``, ``objects``, ``clips`` and ``mirrored`` (the clips predicted and the
+    mirror images among them), and the ``rank`` that ran it; ``compute``: ``params``,
+    ``gflops_per_clip``, ``gflops_per_frame`` (one clip per predicted frame and object, plus
+    the share of them mirrored with ``test_flip``), ``crop_size``; ``world_size``: the processes that shared the sequences."""
 
     sequences: dict
     compute: dict

@@ -24,7 +24,10 @@ def main(
         3, help="backbone scales that keep the checkpoint's weights while fine-tuning (0 = "
         "adapt them all: 3.5x slower steps, for networks that are not trained parents)"),
     flip: bool = typer.Option(True, "--flip/--no-flip",
-                              help="average with the mirrored video's prediction (2x network time)"),
+                              help="average with the mirrored video's prediction"),
+    flip_uncertain: float = typer.Option(
+        0.1, help="with --flip, mirror only the clips uncertain on at least this share of their "
+        "pixels (0 = every clip: up to 2x network time)"),
     bf16: bool = typer.Option(False, "--bf16", help="predict in bfloat16 (faster on CPUs with AMX)"),
     appearance_vote: float = typer.Option(
         0.1, help="drop a part of an object's mask when under this share of its pixels look like "
@@ -55,7 +58,7 @@ def main(
     retain_freed_memory()
 
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
-                  predict_bf16=bf16, appearance_vote=appearance_vote,
+                  flip_uncertain=flip_uncertain, predict_bf16=bf16, appearance_vote=appearance_vote,
                   refind_area=refind_area, appearance_update=appearance_update)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
                             out, cfg, height, width, device, pathways, per_object)

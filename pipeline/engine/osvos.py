@@ -60,7 +60,8 @@ class FinetuneConfig(ClipTraining):
     alone over frame 0 with the object painted out (:func:`~pipeline.data.photos.paint_out`;
     Lucid Data Dreaming's full recipe); ``prior_strength``: each clip's prior errors have a strength drawn from
     [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
-    each clip's prediction with its mirror image's; ``predict_bf16``: prediction under
+    each clip's prediction with its mirror image's, for the clips whose own prediction is
+    uncertain on at least ``flip_uncertain`` of the crop (0: every clip); ``predict_bf16``: prediction under
     bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
     of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
     ``frozen_scales``: the backbone's first scales (stems, then stages:
@@ -79,6 +80,7 @@ class FinetuneConfig(ClipTraining):
     paste_prob: float = 0.0
     prior_strength: float = 2.0
     test_flip: bool = True
+    flip_uncertain: float = 0.1
     predict_bf16: bool = False
     predict_context_scale: float = 0.8
     frozen_scales: int = 3
@@ -93,7 +95,8 @@ class FinetuneConfig(ClipTraining):
     def predict_options(self) -> dict:
         """The keyword arguments of :class:`Propagator` (and :func:`propagate`) these
         settings give."""
-        return dict(tau=self.tau, flip=self.test_flip, bf16=self.predict_bf16,
+        return dict(tau=self.tau, flip=self.test_flip, flip_uncertain=self.flip_uncertain,
+                    bf16=self.predict_bf16,
                     context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
                     search_growth=self.search_growth, appearance_vote=self.appearance_vote,
@@ -280,8 +283,9 @@ class Propagator:
 
     Masks are class maps at the working size (``0`` background, ``1..K`` the objects, ``255``
     void, taken as background); :meth:`step` returns the frame's classes at ``out_size``
-    (default: the working size). See :func:`propagate` for ``flip``, ``bf16`` and
-    ``context_scale``.
+    (default: the working size). See :func:`propagate` for ``flip``, ``flip_uncertain``,
+    ``bf16`` and ``context_scale``; ``clips`` and ``mirrored`` count the clips predicted and
+    the mirror images among them.
 
     ``drop_new_parts``: an error check against the object's past. A connected part of an
     object's predicted mask that lies farther than ``new_part_margin`` times the object's size
@@ -334,12 +338,17 @@ class Propagator:
                  context_scale: float = 1.0, drop_new_parts: bool = False,
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
                  appearance_vote: float = 0.0, refind_area: float = 0.0,
-                 appearance_update: int = 0):
+                 appearance_update: int = 0, flip_uncertain: float = 0.0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
         self.model = fused_for_inference(model.to(device))  # BN folded, channels-last: same maps, faster
         self.out_size, self.flip, self.bf16 = out_size, flip, bf16
+        if not 0.0 <= flip_uncertain <= 1.0:
+            raise ValueError(f"flip_uncertain={flip_uncertain}: a share of the crop's pixels, "
+                             "in [0, 1] (0: every clip is mirrored)")
+        self.flip_uncertain = flip_uncertain
+        self.clips = self.mirrored = 0
         self.drop_new_parts, self.new_part_margin = drop_new_parts, new_part_margin
         self.search_growth = search_growth
         if not 0.0 <= appearance_vote <= 1.0:
@@ -429,7 +438,9 @@ class Propagator:
             classes = past_ids + [prior[k].view(np.uint8) * np.uint8(k + 1)]
             clips.append(self.spec.inputs(clip, classes, self.boxes[k], cls=k + 1))
         inputs = _network_inputs(self.model, np.stack(clips), self.flip)
-        fg_crops = _predict_last(self.model, inputs, self.flip, self.bf16).float().cpu().numpy()
+        fg_crops, mirrored = _predict_last(self.model, inputs, self.flip, self.bf16, self.flip_uncertain)
+        self.clips, self.mirrored = self.clips + k_count, self.mirrored + mirrored
+        fg_crops = fg_crops.float().cpu().numpy()
         fg = np.stack([paste(fg_crops[k], self.boxes[k], (h, w)) for k in range(k_count)])
         ids = aggregate_argmax(fg)
         if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
@@ -541,15 +552,23 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               context_scale: float = 1.0, drop_new_parts: bool = False,
               new_part_margin: float = 0.1, tau: int = 1,
               search_growth: float = 1.0, appearance_vote: float = 0.0,
-              refind_area: float = 0.0, appearance_update: int = 0) -> np.ndarray:
+              refind_area: float = 0.0, appearance_update: int = 0,
+              flip_uncertain: float = 0.0, counts: dict | None = None) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
-    by a :class:`Propagator`.
+    by a :class:`Propagator`; ``counts``, if given, gets its ``clips`` and ``mirrored``.
 
     frames: (T, h, w, 3) uint8; labels0: (h, w) class indices 0..K (255 void, taken as
     background). ``out_size`` (H, W): class probabilities are upsampled bilinearly to it
     before the argmax (default: the working size). Frame 0's output is ``labels0`` itself.
     ``flip``: average each clip's prediction with that of its mirror image (test-time
     augmentation; twice the network's compute, see :class:`FinetuneConfig`).
+    ``flip_uncertain``: with ``flip``, a clip's mirror image is predicted only when the clip's
+    own prediction is uncertain (a probability between 0.1 and 0.9) on at least this share
+    of its crop's pixels. An object's edge alone makes a few percent of them uncertain; a
+    prediction that hesitates over a part makes more, and there the mirror image's vote
+    matters. 0.1, :class:`FinetuneConfig`'s default, mirrors about a quarter of the clips of
+    the held-out sequences at the same J&F as mirroring all (README, "Choosing settings on
+    held-out sequences"). 0: every clip.
     ``bf16``: run the network under bfloat16 autocast: on CPUs with AMX or AVX512-BF16 the
     flipped 160-pixel clip pair takes 22 ms instead of 36 ms (BENCHMARKS.md); J&F on DAVIS
     2016 val moved by -0.0004 to -0.004 over three fine-tuned networks. Off by default
@@ -568,13 +587,15 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
                             drop_new_parts, new_part_margin, tau, search_growth, appearance_vote,
-                            refind_area, appearance_update)
+                            refind_area, appearance_update, flip_uncertain)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):
         out[t] = propagator.step(frames[t])
         if progress is not None:
             progress.update(1)
+    if counts is not None:
+        counts.update(clips=propagator.clips, mirrored=propagator.mirrored)
     return out
 
 
@@ -589,18 +610,36 @@ def _network_inputs(model, clips: np.ndarray, flip: bool) -> torch.Tensor:
     return preprocessor.normalize(preprocessor.cast_data({"inputs": inputs})["inputs"])
 
 
-def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False) -> torch.Tensor:
-    """(B, 4, T, S, S) clips -> (B, S, S) foreground probability of each clip's last frame;
-    with ``flip``, ``inputs`` are (2B, ...), the second half the first's mirror images
-    (:func:`_network_inputs`): the mean of both (mirrored back), in one batch; ``bf16``:
-    under bfloat16 autocast."""
-    inputs = inputs.contiguous(memory_format=torch.channels_last_3d)  # oneDNN's fastest layout
-    with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bf16):
-        probs = model(inputs, mode="predict_last")[:, 1, -1]
+def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False,
+                  flip_uncertain: float = 0.0) -> tuple[torch.Tensor, int]:
+    """(B, 4, T, S, S) clips -> (B, S, S) foreground probability of each clip's last frame
+    and the number of mirror images predicted; with ``flip``, ``inputs`` are (2B, ...), the
+    second half the first's mirror images (:func:`_network_inputs`): the mean of both
+    (mirrored back), in one batch; with ``flip_uncertain`` too, the clips first, then the
+    mirror images of those uncertain on at least that share of their pixels (see
+    :func:`propagate`). ``bf16``: under bfloat16 autocast."""
+    def fg(x):
+        x = x.contiguous(memory_format=torch.channels_last_3d)  # oneDNN's fastest layout
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return model(x, mode="predict_last")[:, 1, -1]
+
     if not flip:
-        return probs
-    plain, mirrored = probs.chunk(2)
-    return (plain + mirrored.flip(-1)) / 2
+        return fg(inputs), 0
+    if not flip_uncertain:
+        plain, mirrored = fg(inputs).chunk(2)
+        return (plain + mirrored.flip(-1)) / 2, len(plain)
+    plain, images = inputs.chunk(2)
+    probs = fg(plain)
+    unsure = ((probs > UNSURE[0]) & (probs < UNSURE[1])).float().mean((1, 2)) >= flip_uncertain
+    idx = unsure.nonzero()[:, 0]
+    if len(idx):
+        probs = probs.clone()
+        probs[idx] = (probs[idx] + fg(images[idx]).flip(-1).to(probs.dtype)) / 2
+    return probs, len(idx)
+
+
+UNSURE = (0.1, 0.9)  # foreground probabilities flip_uncertain counts as uncertain
+
 
 
 def _resize_ids(ids: np.ndarray, size) -> np.ndarray:

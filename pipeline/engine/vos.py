@@ -80,8 +80,9 @@ def segment_sequence(model, frames: np.ndarray, mask0: np.ndarray, mask0_small: 
     t0 = time.perf_counter()
     losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
     t1 = time.perf_counter()
+    counts = {}
     classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device,
-                        **cfg.predict_options())
+                        counts=counts, **cfg.predict_options())
     t2 = time.perf_counter()
     ids = classes_to_ids(classes, object_ids)
     ids[0] = np.where(mask0 == VOID, 0, mask0)
@@ -91,6 +92,8 @@ def segment_sequence(model, frames: np.ndarray, mask0: np.ndarray, mask0_small: 
         "predict_fps": len(frames) / max(t2 - t1, 1e-9),
         "final_loss": losses[-1] if losses else None,
         "objects": len(object_ids),
+        "clips": counts["clips"],
+        "mirrored": counts["mirrored"],
     }
     return ids, timing
 
@@ -170,10 +173,12 @@ def finetune_split(cache_dir: Path, davis_root: Path, checkpoint: Path, results_
         if rank != 0:
             return None
     # Each predicted frame of each object costs one clip of clip_len crops (the clip ends at
-    # that frame, and test_flip adds its mirror image), decoded for its last frame only: per
-    # frame and object, the GFLOPs of one or two such passes.
+    # that frame, and test_flip adds its mirror image where the clip is uncertain), decoded
+    # for its last frame only: per frame and object, the GFLOPs of 1 + (the share of clips
+    # mirrored) such passes.
     clip = complexity(model, cfg.clip_len, model.crop_size, model.crop_size, mode="predict_last")
-    clips = 2 if cfg.test_flip else 1
+    predicted = sum(t["clips"] for t in timings.values())
+    clips = 1 + sum(t["mirrored"] for t in timings.values()) / max(predicted, 1)
     record = FinetuneTiming(
         sequences=dict(sorted(timings.items())),
         compute=clip | {"gflops_per_frame": clips * clip["gflops_per_clip"], "crop_size": model.crop_size},

@@ -479,13 +479,37 @@ def test_flip_averaging_cancels_a_left_right_bias():
             assert abs(centre(mirrored[t] == k) - centre(ids[0] == k)) < 0.5, (k, t)
 
 
+class Hesitant(PriorShifter):
+    """PriorShifter, unsure everywhere: it answers 0.25 and 0.75 for 0 and 1."""
+
+    def forward(self, inputs, mode):
+        return 0.25 + 0.5 * super().forward(inputs, mode)
+
+
+def test_only_uncertain_clips_are_mirrored():
+    frames, ids = _moving_squares(num=8)
+    frames, ids = np.repeat(frames[:1], 8, 0), np.repeat(ids[:1], 8, 0)
+    sure, unsure = {}, {}
+    plain = propagate(PriorShifter(), frames, ids[0], clip_len=4)
+    assert np.array_equal(plain, propagate(PriorShifter(), frames, ids[0], clip_len=4, flip=True,
+                                           flip_uncertain=0.1, counts=sure))
+    assert sure == {"clips": 14, "mirrored": 0}  # 7 frames, 2 objects, all certain
+    every = propagate(Hesitant(), frames, ids[0], clip_len=4, flip=True)
+    assert not np.array_equal(every, plain)  # mirroring cancels the bias
+    assert np.array_equal(every, propagate(Hesitant(), frames, ids[0], clip_len=4, flip=True,
+                                           flip_uncertain=0.1, counts=unsure))
+    assert unsure == {"clips": 14, "mirrored": 14}
+    with pytest.raises(ValueError, match="flip_uncertain"):
+        propagate(Hesitant(), frames, ids[0], clip_len=4, flip=True, flip_uncertain=1.5)
+
+
 def test_bf16_prediction_stays_close_to_float32(tiny_model_cfg):
     torch.manual_seed(0)
     model = fused_for_inference(build_segmenter(tiny_model_cfg))
     x = torch.rand(3, 4, 4, 32, 32)
     x = torch.cat([x, x.flip(-1)])  # the clips and their mirror images
     with torch.inference_mode():
-        exact, fast = _predict_last(model, x, True), _predict_last(model, x, True, bf16=True)
+        (exact, _), (fast, _) = _predict_last(model, x, True), _predict_last(model, x, True, bf16=True)
     assert exact.dtype == torch.float32 and not torch.equal(exact, fast.float())  # autocast ran
     torch.testing.assert_close(fast.float(), exact, atol=0.03, rtol=0)
 
