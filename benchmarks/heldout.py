@@ -55,13 +55,20 @@ PREDICTION_ONLY = ("test_flip", "flip_uncertain", "predict_bf16", "predict_conte
 ADDED_LATER = {"paste_prob": 0.0}
 
 
-def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):
-    """The parent fine-tuned on ``name``'s frame 0 with ``cfg``, from ``store`` if done before."""
+def weights_key(checkpoint: Path, cfg: FinetuneConfig, name: str) -> str:
+    """What names ``name``'s fine-tuned weights in the store: the parent's bytes and the
+    settings that change training (not those of prediction alone, nor a setting added later
+    at the value that means the training before it)."""
     training = {k: v for k, v in asdict(cfg).items()
                 if k not in PREDICTION_ONLY and not (k in ADDED_LATER and v == ADDED_LATER[k])}
     key = hashlib.sha256(Path(checkpoint).read_bytes())
     key.update(json.dumps([training, name], sort_keys=True, default=str).encode())
-    path = store / f"{name}-{key.hexdigest()[:16]}.pth"
+    return key.hexdigest()[:16]
+
+
+def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):
+    """The parent fine-tuned on ``name``'s frame 0 with ``cfg``, from ``store`` if done before."""
+    path = store / f"{name}-{weights_key(checkpoint, cfg, name)}.pth"
     model = load_segmenter(checkpoint)
     if path.is_file():
         model.load_state_dict(torch.load(path, weights_only=True))

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.heldout import summary
+from benchmarks.heldout import summary, weights_key
 from benchmarks.long_video import ping_pong, strips
 
 
@@ -41,3 +41,19 @@ def test_summary_gives_mean_sd_and_range_over_seeds_per_folder_and_label(tmp_pat
     assert cells[2] == "0.300 ± 0.141 (0.200-0.400)"  # FM: 0.2 and 0.4
     assert cells[4] == "0.500 ± 0.141 (0.400-0.600)"  # held-out: (0.2+0.6)/2, (0.4+0.8)/2
     assert cells[5] == "0.800 ± 0.141 (0.700-0.900)"
+
+
+def test_stored_weights_are_named_by_what_changes_training_only(tmp_path):
+    from dataclasses import replace
+
+    from pipeline.engine.osvos import FinetuneConfig
+
+    parent = tmp_path / "parent.pth"
+    parent.write_bytes(b"weights")
+    cfg = FinetuneConfig()
+    key = weights_key(parent, cfg, "bus")
+    assert key == weights_key(parent, replace(cfg, test_flip=False, flip_uncertain=0.0), "bus")
+    assert key != weights_key(parent, replace(cfg, paste_prob=0.5), "bus")
+    assert key != weights_key(parent, replace(cfg, seed=1), "bus") != weights_key(parent, cfg, "car")
+    parent.write_bytes(b"other weights")
+    assert key != weights_key(parent, cfg, "bus")

@@ -195,7 +195,7 @@ def prior_copier(path):
     return path
 
 
-@pytest.mark.parametrize("flip", ["--flip", "--no-flip", "--bf16"])
+@pytest.mark.parametrize("flip", ["--flip", "--no-flip", "--bf16", "--flip-uncertain=0"])
 def test_steps_0_propagates_every_object_of_a_multi_object_mask(tmp_path, flip):
     """Each object gets its own crop and prior: object 2 is predicted too (it used to be nowhere)."""
     root = make_root(tmp_path / "DAVIS", 2017, sequences=(("two", "val", 6),), objects=2)
