@@ -249,11 +249,11 @@ def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np
     ``deform_prob``): the object in poses, scales and angles frame 0 does not show.
 
     With ``scene``, the image and label map without the object (:func:`paint_out`), the
-    object is cut out
-    instead and moved alone, farther (half its size where the whole image moves a sixth), over
-    the scene, which moves along a gentler path as a pasted photo's background does: Lucid
-    Data Dreaming's clips (Khoreva et al. 2017), the object over parts of its scene it never
-    covered, and where it was, the painted-out scene, labelled background.
+    object is cut out instead and moved alone, farther (half its size where the whole image
+    moves a sixth), over the scene, which moves along a gentler path as a pasted photo's
+    background does: Lucid Data Dreaming's clips (Khoreva et al. 2017), the object over parts
+    of its scene it never covered, and where it was, the painted-out scene, labelled
+    background.
 
     Each output pixel is sampled from the image once, through the composed maps (crop, then
     motion and deformation), so a clip costs what its crops cost, not what the image does."""
@@ -299,9 +299,10 @@ def deformed_crops(image: np.ndarray, labels: np.ndarray, clip_len: int, rng: np
         scene_src = _apply(_affine(scene_path[0] + t * (scene_path[1] - scene_path[0]),
                                    (hw[0] / 2, hw[1] / 2)), *pts)
         alpha = _sample(cut, src, False, 0)  # bilinear: the cut-out's edge is soft
-        frames.append((alpha[..., None] * frame + (1 - alpha[..., None]) * _sample(scene_image, scene_src, False, 0))
-                      .round().astype(np.uint8))
-        maps.append(np.where(alpha >= 0.5, 1, _sample(scene_labels, scene_src, True, fill)).astype(labels.dtype))
+        behind = _sample(scene_image, scene_src, False, 0)
+        frames.append((alpha[..., None] * frame + (1 - alpha[..., None]) * behind).round().astype(np.uint8))
+        behind = _sample(scene_labels, scene_src, True, fill)
+        maps.append(np.where(alpha >= 0.5, 1, behind).astype(labels.dtype))
     return np.stack(frames), np.stack(maps)
 
 

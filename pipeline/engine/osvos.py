@@ -58,11 +58,11 @@ class FinetuneConfig(ClipTraining):
     2017, and MaskTrack's online augmentation; off by default: README, "Frame 0 moved and
     deformed"); ``paste_prob``: the share of those clips whose object is cut out and moved
     alone over frame 0 with the object painted out (:func:`~pipeline.data.photos.paint_out`;
-    Lucid Data Dreaming's full recipe); ``prior_strength``: each clip's prior errors have a strength drawn from
-    [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``: :func:`propagate` averages
-    each clip's prediction with its mirror image's, for the clips whose own prediction is
-    uncertain on at least ``flip_uncertain`` of the crop (0: every clip); ``predict_bf16``: prediction under
-    bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
+    Lucid Data Dreaming's full recipe); ``prior_strength``: each clip's prior errors have a
+    strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``:
+    :func:`propagate` averages each clip's prediction with its mirror image's, for the clips
+    whose own prediction is uncertain on at least ``flip_uncertain`` of the crop (0: every
+    clip); ``predict_bf16``: prediction under bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
     of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
     ``frozen_scales``: the backbone's first scales (stems, then stages:
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
@@ -146,9 +146,9 @@ def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rn
 def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng, scene=None) -> dict:
     """A training clip made of frame 0 alone, moved and deformed as a still photo is in
     pretraining (:func:`~pipeline.data.photos.deformed_crops`; with ``scene``, frame 0 and
-    its labels without object ``k``, the object cut out and moved over it), cropped around object ``k`` of its
-    last frame as :meth:`ClipSpec.box` crops (jittered); only that frame labelled (the others
-    as in :func:`_one_shot_clip`)."""
+    its labels without object ``k``, the object cut out and moved over it), cropped around
+    object ``k`` of its last frame as :meth:`ClipSpec.box` crops (jittered); only that frame
+    labelled (the others as in :func:`_one_shot_clip`)."""
     target = _object_target(labels0, k)
     cy, cx, side = object_box(target == 1, spec.context, spec.min_side)
 
