@@ -62,8 +62,9 @@ class FinetuneConfig(ClipTraining):
     strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``:
     :func:`propagate` averages each clip's prediction with its mirror image's, for the clips
     whose own prediction is uncertain on at least ``flip_uncertain`` of the crop (0: every
-    clip); ``predict_bf16``: prediction under bfloat16 autocast; ``predict_context_scale``: prediction crops are this times the side
-    of fine-tuning's (``model.context`` times the object's size, see :func:`propagate`);
+    clip); ``predict_bf16``: prediction under bfloat16 autocast; ``predict_context_scale``:
+    prediction crops are this times the side of fine-tuning's (``model.context`` times the
+    object's size, see :func:`propagate`);
     ``frozen_scales``: the backbone's first scales (stems, then stages:
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
@@ -437,7 +438,8 @@ class Propagator:
             self.boxes[k] = box or self._search_box(self.boxes[k], h, w)
             classes = past_ids + [prior[k].view(np.uint8) * np.uint8(k + 1)]
             clips.append(self.spec.inputs(clip, classes, self.boxes[k], cls=k + 1))
-        inputs = _network_inputs(self.model, np.stack(clips), self.flip)
+        # every clip's mirror image up front only when every one is used
+        inputs = _network_inputs(self.model, np.stack(clips), self.flip and not self.flip_uncertain)
         fg_crops, mirrored = _predict_last(self.model, inputs, self.flip, self.bf16, self.flip_uncertain)
         self.clips, self.mirrored = self.clips + k_count, self.mirrored + mirrored
         fg_crops = fg_crops.float().cpu().numpy()
@@ -615,9 +617,10 @@ def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False,
     """(B, 4, T, S, S) clips -> (B, S, S) foreground probability of each clip's last frame
     and the number of mirror images predicted; with ``flip``, ``inputs`` are (2B, ...), the
     second half the first's mirror images (:func:`_network_inputs`): the mean of both
-    (mirrored back), in one batch; with ``flip_uncertain`` too, the clips first, then the
-    mirror images of those uncertain on at least that share of their pixels (see
-    :func:`propagate`). ``bf16``: under bfloat16 autocast."""
+    (mirrored back), in one batch; with ``flip_uncertain`` too, ``inputs`` are the B clips
+    alone, predicted first, then the mirror images of those uncertain on at least that share
+    of their pixels, mirrored here (normalisation is per pixel, so mirroring the network's
+    input is mirroring the bytes; see :func:`propagate`). ``bf16``: under bfloat16 autocast."""
     def fg(x):
         x = x.contiguous(memory_format=torch.channels_last_3d)  # oneDNN's fastest layout
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -628,13 +631,12 @@ def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False,
     if not flip_uncertain:
         plain, mirrored = fg(inputs).chunk(2)
         return (plain + mirrored.flip(-1)) / 2, len(plain)
-    plain, images = inputs.chunk(2)
-    probs = fg(plain)
+    probs = fg(inputs)
     unsure = ((probs > UNSURE[0]) & (probs < UNSURE[1])).float().mean((1, 2)) >= flip_uncertain
     idx = unsure.nonzero()[:, 0]
     if len(idx):
         probs = probs.clone()
-        probs[idx] = (probs[idx] + fg(images[idx]).flip(-1).to(probs.dtype)) / 2
+        probs[idx] = (probs[idx] + fg(inputs[idx].flip(-1)).flip(-1).to(probs.dtype)) / 2
     return probs, len(idx)
 
 
