@@ -68,6 +68,15 @@ def region(mask: np.ndarray, margin: int = 32) -> tuple[slice, slice]:
     return slice(int(y0), int(y1)), slice(int(x0), int(x1))
 
 
+def _nearest(q: torch.Tensor, refs: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Each row of ``q``'s largest dot product with a row of ``refs``, ``chunk`` rows of
+    ``refs`` at a time: the (rows, refs) matrix of a large memory would not stay in cache."""
+    best = (q @ refs[:chunk].T).amax(1)
+    for i in range(chunk, len(refs), chunk):
+        best = torch.maximum(best, (q @ refs[i:i + chunk].T).amax(1))
+    return best
+
+
 class AppearanceCheck:
     """Per object, the features of its pixels and of all others where its mask was given
     (:meth:`remember`); :meth:`votes` of later parts against them.
@@ -145,7 +154,7 @@ class AppearanceCheck:
         cells = np.flatnonzero(touched.ravel())
         if len(cells) and len(others):
             q = feats.reshape(c, -1)[:, cells].T
-            like[cells] = ((q @ inside.T).amax(1) > (q @ others.T).amax(1)).numpy()
+            like[cells] = (_nearest(q, inside) > _nearest(q, others)).numpy()
         return cv2.resize(like.reshape(h, w), mask.shape[::-1], interpolation=cv2.INTER_LINEAR)
 
     def votes(self, feats: torch.Tensor, k: int, parts: np.ndarray, labels) -> dict[int, float]:

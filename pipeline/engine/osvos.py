@@ -482,15 +482,17 @@ class Propagator:
                 continue
             box = region(mask)  # features around the object only: 2-4x cheaper than the frame
             parts = parts[box]
-            votes = self.appearance.votes(self.appearance.features(frame[box]), k + 1, parts, range(1, count))
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
             kept = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
-            if votes[kept] < 0.5:  # the object does not look like itself here: no say
-                continue
-            unlike = [p for p in range(1, count) if votes[p] < self.appearance_vote and p != kept]
-            if unlike:
-                fg[k][box][np.isin(parts, unlike)] = 0
-                dropped = True
+            feats = self.appearance.features(frame[box])
+            rest = [p for p in range(1, count) if p != kept]
+            votes = self.appearance.votes(feats, k + 1, parts, rest)
+            unlike = [p for p in rest if votes[p] < self.appearance_vote]
+            # the kept part, most of the mask's cells, is matched only when its say is needed
+            # (a part's vote reads only its own cells and their neighbours: the same votes)
+            if unlike and self.appearance.votes(feats, k + 1, parts, [kept])[kept] >= 0.5:
+                fg[k][box][np.isin(parts, unlike)] = 0  # (below one half the object does not
+                dropped = True  # look like itself here: no say)
         return dropped
 
     def _refind(self, feats: torch.Tensor, k: int, free: np.ndarray) -> np.ndarray | None:

@@ -14,7 +14,7 @@ from pipeline.engine.osvos import (
     FinetuneConfig, _drop_new_parts, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
     Propagator, propagate,
 )
-from pipeline.engine.appearance import AppearanceCheck
+from pipeline.engine.appearance import AppearanceCheck, _nearest
 from pipeline.engine.flow import FlowWarper
 from pipeline.evaluation.measures import db_eval_iou
 from pipeline.models import build_segmenter
@@ -325,6 +325,42 @@ def test_appearance_vote_keeps_an_object_in_two_parts_that_both_look_like_it():
     assert min(check.votes(check.features(frames[-1]), 1, parts, [1, 2]).values()) > 0.3
     with pytest.raises(ValueError, match="appearance_vote"):
         Propagator(PriorCopier(), clip_len=4, appearance_vote=1.5)
+
+
+def test_a_parts_vote_is_the_same_whichever_other_parts_are_matched_with_it():
+    """Each part's vote reads only its own feature cells and their neighbours, so matching a
+    mask's parts one by one gives the votes of matching them together, even for parts one
+    cell apart (what lets the appearance check match the object's main part only when its
+    say is needed)."""
+    frames, ids = _checker_on_foliage(gap=12)
+    mask = ids[-1].copy()
+    mask[2:10, 100:110] = 1  # a part on the background
+    mask[30:34, 70:74] = 1  # and one a cell from the checked squares
+    count, parts = cv2.connectedComponents(mask)
+    assert count == 5
+    check = AppearanceCheck()
+    check.remember(frames[0], ids[0], [1])
+    feats = check.features(frames[-1])
+    together = check.votes(feats, 1, parts, range(1, count))
+    assert {p: check.votes(feats, 1, parts, [p])[p] for p in range(1, count)} == together
+    assert min(together.values()) < 0.1 < max(together.values())  # votes that differ
+
+
+def test_nearest_in_chunks_is_the_largest_dot_product():
+    q, refs = torch.randn(7, 5), torch.randn(10, 5)
+    assert torch.equal(_nearest(q, refs, chunk=3), (q @ refs.T).amax(1))
+
+
+def test_the_main_part_is_matched_only_when_a_part_looks_unlike_the_object():
+    """Two parts that both look like the object: only the one off the prior is matched."""
+    frames, ids = _checker_on_foliage(gap=12)
+    prop = Propagator(PriorCopier(), clip_len=4, appearance_vote=0.3)
+    prop.step(frames[0], ids[0])
+    asked, votes = [], prop.appearance.votes
+    prop.appearance.votes = lambda feats, k, parts, labels: asked.append(list(labels)) or votes(
+        feats, k, parts, labels)
+    prop.step(frames[1])
+    assert [len(labels) for labels in asked] == [1]
 
 
 class _Looks(AppearanceCheck):
