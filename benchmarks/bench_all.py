@@ -23,6 +23,10 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
 - the decoded npz cache against JPEG decoding;
 - the network's achieved GFLOP/s against a large Conv3d's on this CPU (a roofline ratio);
 - each ``dvc.yaml`` stage's wall time and peak RSS on the synthetic default (one run).
+
+``--out`` is rewritten up to its :data:`STUDIES` line; what follows it (studies written by
+hand, each with its date and machine) is kept as it is. A file without that line is not
+overwritten.
 """
 from __future__ import annotations
 
@@ -332,12 +336,30 @@ def bench_roofline(runs: int) -> list[str]:
             f"{pair_s / bf16_s:.2f}x float32 |"]
 
 
+STUDIES = ("<!-- Studies below: written by hand, dated, with their machine; "
+           "`make bench` keeps them as they are. -->")
+
+
+def with_studies(generated: str, out: Path) -> str:
+    """``generated`` followed by the :data:`STUDIES` line and what follows it in ``out``
+    (nothing when ``out`` does not exist yet)."""
+    if not out.exists():
+        return f"{generated.rstrip()}\n\n{STUDIES}\n"
+    old = out.read_text()
+    at = old.find(STUDIES)
+    if at < 0:
+        raise SystemExit(f"{out}: no line {STUDIES!r}, so its hand-written studies cannot be told "
+                         "from the measured tables; put that line before them, or give --out a new file")
+    return f"{generated.rstrip()}\n\n{old[at:]}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--davis", type=Path, default=ROOT.parent / "shared/data/davis2016-dev/DAVIS")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     args = ap.parse_args()
+    with_studies("", args.out)  # a file it would refuse to rewrite is refused now, not after the runs
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -365,6 +387,7 @@ def main() -> None:
         *long, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
+    text = with_studies(text, args.out)
     write_text_atomic(args.out, text)
     print(text)
 

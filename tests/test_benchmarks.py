@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks.bench_all import STUDIES, with_studies
 from benchmarks.heldout import summary, weights_key
 from benchmarks.long_video import ping_pong, strips
 
@@ -57,3 +58,13 @@ def test_stored_weights_are_named_by_what_changes_training_only(tmp_path):
     assert key != weights_key(parent, replace(cfg, seed=1), "bus") != weights_key(parent, cfg, "car")
     parent.write_bytes(b"other weights")
     assert key != weights_key(parent, cfg, "bus")
+
+
+def test_make_bench_rewrites_its_tables_and_keeps_the_studies_written_by_hand(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    assert with_studies("# new tables\n", out) == f"# new tables\n\n{STUDIES}\n"
+    out.write_text(f"# old tables\n\n{STUDIES}\n\n## A study\n\nfigures\n")
+    assert with_studies("# new tables\n", out) == f"# new tables\n\n{STUDIES}\n\n## A study\n\nfigures\n"
+    out.write_text("# tables and studies, no line between them\n")
+    with pytest.raises(SystemExit, match="no line"):
+        with_studies("# new tables\n", out)
