@@ -17,6 +17,8 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
   ``--steps 0``'s (what adapting costs a user);
 - ``sfvos segment --steps 0`` on 600 frames (the steady-state rate, start-up cancelled) and
   with 1, 3 and 5 objects (:mod:`benchmarks.long_video`);
+- where propagation's time goes after the default fine-tuning, part by part
+  (:mod:`benchmarks.propagation_parts`);
 - pretraining frames/s (batch 8 of 8-frame clips, the profile's recipe);
 - the J and F code of ``pipeline.evaluation`` against a literal re-statement of the DAVIS
   toolkit's definitions (``tests/evaluation/davis_reference.py``) on the same masks;
@@ -370,6 +372,9 @@ def main() -> None:
         print("long video, objects ...", flush=True)
         from benchmarks.long_video import bench_long  # it imports this module's helpers
         long = bench_long(args.davis, tmp, lengths=(80, 600), objects=(1, 3, 5))
+        print("propagation's parts ...", flush=True)
+        from benchmarks.propagation_parts import bench_parts
+        parts = bench_parts(args.davis, frames=300)
         print("stages ...", flush=True)
         stages = bench_stages(tmp)
         print("pretrain, evaluate, cache, roofline ...", flush=True)
@@ -384,7 +389,11 @@ def main() -> None:
         *segment, "", "## Long videos and several objects (`benchmarks/long_video.py`)", "",
         "The 80 frames played back and forth to 600; frame 0's object cut into 1, 3 or 5 "
         "vertical strips, each an object; `--steps 0`, the shipped parent.", "",
-        *long, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
+        *long, "", "## Where propagation's time goes (`benchmarks/propagation_parts.py`)", "",
+        f"The 80 frames played back and forth to 300, the shipped parent fine-tuned with the "
+        f"defaults ({FinetuneConfig().steps} steps), one object, in one process, nothing written; "
+        "each part timed around the functions that do it.", "",
+        *parts, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
     text = with_studies(text, args.out)

@@ -7,6 +7,7 @@ import pytest
 from benchmarks.bench_all import STUDIES, with_studies
 from benchmarks.heldout import summary, weights_key
 from benchmarks.long_video import ping_pong, strips
+from benchmarks.propagation_parts import parts_table, timed
 
 
 def test_ping_pong_plays_the_frames_back_and_forth_without_repeating_the_ends():
@@ -68,3 +69,34 @@ def test_make_bench_rewrites_its_tables_and_keeps_the_studies_written_by_hand(tm
     out.write_text("# tables and studies, no line between them\n")
     with pytest.raises(SystemExit, match="no line"):
         with_studies("# new tables\n", out)
+
+
+class _Worker:
+    calls = 0
+
+    def work(self, x):
+        _Worker.calls += 1
+        return 2 * x
+
+    @staticmethod
+    def helper(x):
+        return x + 1
+
+
+def test_timed_adds_each_calls_time_to_its_part_and_puts_the_function_back():
+    seconds = {"work": 0.0}
+    original = _Worker.__dict__["helper"]
+    with timed(_Worker, "work", seconds, "work"), timed(_Worker, "helper", seconds, "work"):
+        assert _Worker().work(3) == 6 and _Worker.helper(3) == 4 and _Worker().helper(1) == 2
+    assert seconds["work"] > 0 and _Worker.calls == 1
+    assert _Worker.__dict__["helper"] is original and _Worker().work.__name__ == "work"
+    before = seconds["work"]
+    _Worker().work(1)
+    assert seconds["work"] == before  # no longer timed
+
+
+def test_parts_table_gives_ms_per_frame_shares_and_the_rest():
+    rows = parts_table({"the network": 3.0, "the optical flow": 1.0}, total=5.0, frames=100)
+    assert rows[2] == "| the network | 30.0 | 60 % |"
+    assert rows[4].endswith("| 10.0 | 20 % |")  # the rest
+    assert rows[5] == "| **all, per predicted frame** | **50.0** | 20.0 frames/s |"
