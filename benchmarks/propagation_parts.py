@@ -84,6 +84,7 @@ def parts_table(seconds: dict, total: float, frames: int) -> list[str]:
 
 def bench_parts(davis: Path, frames: int = 300, steps: int | None = None) -> list[str]:
     """Markdown rows of :func:`parts_table` for ``frames`` frames of the sequence."""
+    retain_freed_memory()  # as `sfvos segment` does
     paths = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
     video = [read_frame(p) for p in paths]
     video = np.stack([video[i] for i in ping_pong(frames, len(video))])
@@ -112,7 +113,6 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the default's)")
     args = ap.parse_args()
-    retain_freed_memory()
     print(f"{_machine()}; sequence {SEQUENCE} played back and forth to {args.frames} frames\n")
     print("\n".join(bench_parts(args.davis, args.frames, args.steps)))
 
