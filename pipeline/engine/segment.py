@@ -269,8 +269,8 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
-    """``--steps``, ``--frozen-scales``, ``--appearance-vote``, ``--appearance-update``,
-    ``--refind-area``, ``--height``, ``--width``,
+    """``--steps``, ``--frozen-scales``, ``--flip-uncertain``, ``--appearance-vote``,
+    ``--appearance-update``, ``--refind-area``, ``--height``, ``--width``,
     ``--device`` and ``--pathways`` that can work, or a ConfigError (``--frozen-scales`` beyond the
     checkpoint's scales is refused once it is loaded)."""
     import torch
@@ -282,6 +282,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
     if cfg.frozen_scales < 0:
         raise ConfigError(f"--frozen-scales {cfg.frozen_scales}: must be >= 0 (0 = fine-tune "
                           "every weight)")
+    if not 0 <= cfg.flip_uncertain <= 1:
+        raise ConfigError(f"--flip-uncertain {cfg.flip_uncertain}: a share of a crop's pixels, "
+                          "must be in [0, 1] (0 = mirror every clip)")
     if not 0 <= cfg.appearance_vote <= 1:
         raise ConfigError(f"--appearance-vote {cfg.appearance_vote}: a share of a part's pixels, "
                           "must be in [0, 1] (0 = off)")

@@ -106,6 +106,7 @@ OPTIONS = {
     "negative frozen scales": (("--frozen-scales", -1), "--frozen-scales -1: must be >= 0"),
     "more frozen scales than the backbone has": (("--frozen-scales", 9), "backbone has 3 scales; give 0 to 3"),
     "out is a file": (("--out", "FILE"), "is a file; give a folder"),
+    "flip share above 1": (("--flip-uncertain", 2), "--flip-uncertain 2.0: a share of a crop's pixels"),
     "appearance vote above 1": (("--appearance-vote", 1.5), "--appearance-vote 1.5: a share"),
     "negative appearance update": (("--appearance-update", -1), "--appearance-update -1: frames between"),
     "negative refind area": (("--refind-area", -0.5), "--refind-area -0.5: a share of the object's given area"),
