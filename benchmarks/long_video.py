@@ -47,15 +47,20 @@ def strips(mask: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def sequence_frames(davis: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """The frames of :data:`~benchmarks.bench_all.SEQUENCE` and its frame-0 mask."""
+    paths = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
+    return ([read_frame(p) for p in paths],
+            read_mask(davis / "Annotations" / "480p" / SEQUENCE / "00000.png", 2016))
+
+
 def bench_long(davis: Path, tmp: Path, lengths=(300, 600, 3000), objects=(1, 3, 5),
                object_frames: int = 80) -> list[str]:
     """Markdown rows: one run per length (one object) and per object count, then the
     steady-state rates between consecutive lengths."""
     import imageio.v2 as imageio
 
-    paths = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
-    mask0 = read_mask(davis / "Annotations" / "480p" / SEQUENCE / "00000.png", 2016)
-    frames = [read_frame(p) for p in paths]
+    frames, mask0 = sequence_frames(davis)
     sfvos = str(Path(sys.executable).with_name("sfvos"))
     rows = ["| run | frames | objects | wall s | frames/s | peak RSS MB |", "|---|---|---|---|---|---|"]
 

@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_all import SEQUENCE, _machine  # noqa: E402
-from benchmarks.long_video import ping_pong  # noqa: E402
-from pipeline.data.davis import read_frame, read_mask  # noqa: E402
+from benchmarks.long_video import ping_pong, sequence_frames  # noqa: E402
 from pipeline.engine import osvos  # noqa: E402
 from pipeline.engine.appearance import AppearanceCheck  # noqa: E402
 from pipeline.engine.flow import FlowWarper  # noqa: E402
@@ -85,10 +84,9 @@ def parts_table(seconds: dict, total: float, frames: int) -> list[str]:
 def bench_parts(davis: Path, frames: int = 300, steps: int | None = None) -> list[str]:
     """Markdown rows of :func:`parts_table` for ``frames`` frames of the sequence."""
     retain_freed_memory()  # as `sfvos segment` does
-    paths = sorted((davis / "JPEGImages" / "480p" / SEQUENCE).glob("*.jpg"))
-    video = [read_frame(p) for p in paths]
+    video, mask0 = sequence_frames(davis)
     video = np.stack([video[i] for i in ping_pong(frames, len(video))])
-    labels0 = (read_mask(davis / "Annotations" / "480p" / SEQUENCE / "00000.png", 2016) > 0).astype(np.uint8)
+    labels0 = (mask0 > 0).astype(np.uint8)
     cfg = FinetuneConfig() if steps is None else replace(FinetuneConfig(), steps=steps)
     model = load_segmenter(PARENT_CHECKPOINT)
     if cfg.steps:

@@ -16,7 +16,8 @@ class FinetuneTiming:
     ``final_loss``, ``objects``, ``clips`` and ``mirrored`` (the clips predicted and the
     mirror images among them), and the ``rank`` that ran it; ``compute``: ``params``,
     ``gflops_per_clip``, ``gflops_per_frame`` (one clip per predicted frame and object, plus
-    the share of them mirrored with ``test_flip``), ``crop_size``; ``world_size``: the processes that shared the sequences."""
+    the share of them mirrored with ``test_flip``), ``crop_size``; ``world_size``: the
+    processes that shared the sequences."""
 
     sequences: dict
     compute: dict

@@ -97,8 +97,7 @@ class FinetuneConfig(ClipTraining):
         """The keyword arguments of :class:`Propagator` (and :func:`propagate`) these
         settings give."""
         return dict(tau=self.tau, flip=self.test_flip, flip_uncertain=self.flip_uncertain,
-                    bf16=self.predict_bf16,
-                    context_scale=self.predict_context_scale,
+                    bf16=self.predict_bf16, context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
                     search_growth=self.search_growth, appearance_vote=self.appearance_vote,
                     refind_area=self.refind_area, appearance_update=self.appearance_update)
@@ -488,11 +487,12 @@ class Propagator:
             rest = [p for p in range(1, count) if p != kept]
             votes = self.appearance.votes(feats, k + 1, parts, rest)
             unlike = [p for p in rest if votes[p] < self.appearance_vote]
-            # the kept part, most of the mask's cells, is matched only when its say is needed
-            # (a part's vote reads only its own cells and their neighbours: the same votes)
+            # The kept part, most of the mask's cells, is matched only when its say is needed (a
+            # part's vote reads only its own cells and their neighbours: the same votes). Under
+            # one half, the object does not look like itself here and the check has no say.
             if unlike and self.appearance.votes(feats, k + 1, parts, [kept])[kept] >= 0.5:
-                fg[k][box][np.isin(parts, unlike)] = 0  # (below one half the object does not
-                dropped = True  # look like itself here: no say)
+                fg[k][box][np.isin(parts, unlike)] = 0
+                dropped = True
         return dropped
 
     def _refind(self, feats: torch.Tensor, k: int, free: np.ndarray) -> np.ndarray | None:
@@ -614,6 +614,9 @@ def _network_inputs(model, clips: np.ndarray, flip: bool) -> torch.Tensor:
     return preprocessor.normalize(preprocessor.cast_data({"inputs": inputs})["inputs"])
 
 
+UNSURE = (0.1, 0.9)  # foreground probabilities flip_uncertain counts as uncertain
+
+
 def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False,
                   flip_uncertain: float = 0.0) -> tuple[torch.Tensor, int]:
     """(B, 4, T, S, S) clips -> (B, S, S) foreground probability of each clip's last frame
@@ -640,10 +643,6 @@ def _predict_last(model, inputs: torch.Tensor, flip: bool, bf16: bool = False,
         probs = probs.clone()
         probs[idx] = (probs[idx] + fg(inputs[idx].flip(-1)).flip(-1).to(probs.dtype)) / 2
     return probs, len(idx)
-
-
-UNSURE = (0.1, 0.9)  # foreground probabilities flip_uncertain counts as uncertain
-
 
 
 def _resize_ids(ids: np.ndarray, size) -> np.ndarray:
