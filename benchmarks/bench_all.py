@@ -19,6 +19,8 @@ What it measures (the real-DAVIS profile's model: 160-pixel crops, Lite0 slow pa
   with 1, 3 and 5 objects (:mod:`benchmarks.long_video`);
 - where propagation's time goes after the default fine-tuning, part by part
   (:mod:`benchmarks.propagation_parts`);
+- the network of each design the pathway question compares, as propagation runs it
+  (:mod:`benchmarks.pathway_designs`);
 - pretraining frames/s (batch 8 of 8-frame clips, the profile's recipe);
 - the J and F code of ``pipeline.evaluation`` against a literal re-statement of the DAVIS
   toolkit's definitions (``tests/evaluation/davis_reference.py``) on the same masks;
@@ -198,22 +200,23 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
             wall = statistics.median(g[0] for g in got)
             rows.append(f"| `segment --steps 0{''.join(' ' + f for f in flags)}`, {pathways} | {n} | "
                         f"{wall:.1f} | {n / wall:.1f} | {max(g[1] for g in got):.0f} |")
+    shipped = _parent_cfg()["pathways"]
     got = [_run(sfvos + ["--out", str(tmp / f"seg_parent_{i}"), "--steps", "0"]) for i in range(runs)]
     wall0 = statistics.median(g[0] for g in got)  # what a user runs: real masks, not random ones
-    rows.append(f"| `segment --steps 0` (shipped parent), slowfast | {n} | {wall0:.1f} | "
+    rows.append(f"| `segment --steps 0` (shipped parent), {shipped} | {n} | {wall0:.1f} | "
                 f"{n / wall0:.1f} | {max(g[1] for g in got):.0f} |")
     got = [_run(sfvos + ["--out", str(tmp / f"seg_parent_novote_{i}"), "--steps", "0", "--appearance-vote", "0"])
            for i in range(runs)]  # what the appearance check of split masks costs
     wall = statistics.median(g[0] for g in got)
-    rows.append(f"| `segment --steps 0 --appearance-vote 0` (shipped parent), slowfast | {n} | {wall:.1f} | "
+    rows.append(f"| `segment --steps 0 --appearance-vote 0` (shipped parent), {shipped} | {n} | {wall:.1f} | "
                 f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
     # every clip mirrored, as before 2026-12-01 (a fine-tuned network is sure of most clips;
     # the parent as it is, above, of few, so --steps 0 mirrors nearly all of them anyway)
     wall_all, rss = _run(sfvos + ["--out", str(tmp / "seg_ft_mirror_all"), "--flip-uncertain", "0"])
-    rows.append(f"| `segment --flip-uncertain 0` ({FinetuneConfig().steps} steps, shipped parent), slowfast | "
+    rows.append(f"| `segment --flip-uncertain 0` ({FinetuneConfig().steps} steps, shipped parent), {shipped} | "
                 f"{n} | {wall_all:.1f} | {n / wall_all:.1f} | {rss:.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
-    rows.append(f"| `segment` (defaults: {FinetuneConfig().steps} steps, shipped parent), slowfast | "
+    rows.append(f"| `segment` (defaults: {FinetuneConfig().steps} steps, shipped parent), {shipped} | "
                 f"{n} | {wall:.1f} | {n / wall:.1f} | {rss:.0f} |")
     rows.append(f"| ratio: `segment` / `segment --steps 0` | | {wall / wall0:.2f}x | | |")
     return rows
@@ -375,6 +378,9 @@ def main() -> None:
         print("propagation's parts ...", flush=True)
         from benchmarks.propagation_parts import bench_parts
         parts = bench_parts(args.davis, frames=300)
+        print("pathway designs ...", flush=True)
+        from benchmarks.pathway_designs import bench_designs
+        designs = bench_designs()
         print("stages ...", flush=True)
         stages = bench_stages(tmp)
         print("pretrain, evaluate, cache, roofline ...", flush=True)
@@ -393,7 +399,10 @@ def main() -> None:
         f"The 80 frames played back and forth to 300, the shipped parent fine-tuned with the "
         f"defaults ({FinetuneConfig().steps} steps), one object, in one process, nothing written; "
         "each part timed around the functions that do it.", "",
-        *parts, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
+        *parts, "", "## The pathway question's networks (`benchmarks/pathway_designs.py`)", "",
+        "Each design of the held-out tables (README) as propagation runs it: the profile's "
+        "model, random weights, BN folded, channels-last, one 8-frame clip, its last frame "
+        "decoded.", "", *designs, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
     text = with_studies(text, args.out)

@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.bench_all import STUDIES, with_studies
+from benchmarks.bench_all import STUDIES, _parent_cfg, with_studies
 from benchmarks.heldout import summary, weights_key
 from benchmarks.long_video import ping_pong, strips
+from benchmarks.pathway_designs import DESIGNS, design_cfg
 from benchmarks.propagation_parts import parts_table, timed
 
 
@@ -100,3 +101,18 @@ def test_parts_table_gives_ms_per_frame_shares_and_the_rest():
     assert rows[2] == "| the network | 30.0 | 60 % |"
     assert rows[4].endswith("| 10.0 | 20 % |")  # the rest
     assert rows[5] == "| **all, per predicted frame** | **50.0** | 20.0 frames/s |"
+
+
+def test_each_pathway_design_is_the_profiles_model_but_for_what_it_names():
+    profile = _parent_cfg()
+    before = repr(profile)
+    for label, (pathways, backbone) in DESIGNS.items():
+        cfg = design_cfg(pathways, backbone)
+        assert cfg["pathways"] == pathways, label
+        assert {k: v for k, v in cfg["backbone"].items() if k not in backbone and k != "slow_pathway"} \
+            == {k: v for k, v in profile["backbone"].items() if k not in backbone and k != "slow_pathway"}
+        assert all(cfg["backbone"][k] == v for k, v in backbone.items())
+        assert cfg["backbone"]["slow_pathway"] == dict(profile["backbone"]["slow_pathway"], init="none")
+        assert {k: v for k, v in cfg.items() if k not in ("pathways", "backbone")} \
+            == {k: v for k, v in profile.items() if k not in ("pathways", "backbone")}
+    assert repr(profile) == before  # the shipped parent's config is not changed in place
