@@ -48,3 +48,12 @@ def test_the_python_example_segments_a_clip(tmp_path, monkeypatch):
     truth = np.zeros_like(last)
     truth[30:60, 47:77] = True
     assert (last & truth).sum() / (last | truth).sum() > 0.6
+
+
+def test_every_link_within_the_readme_leads_to_one_of_its_headings():
+    """GitHub's anchors: the heading lowercased, punctuation but hyphens dropped, spaces as -."""
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.+)$", README, flags=re.M)}
+    links = re.findall(r"\]\(#([^)]+)\)", README)
+    assert len(links) >= 10
+    assert not [link for link in links if link not in anchors]
