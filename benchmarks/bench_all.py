@@ -402,7 +402,9 @@ def main() -> None:
         *parts, "", "## The pathway question's networks (`benchmarks/pathway_designs.py`)", "",
         "Each design of the held-out tables (README) as propagation runs it: the profile's "
         "model, random weights, BN folded, channels-last, one 8-frame clip, its last frame "
-        "decoded.", "", *designs, "", "## The pipeline's stages, one run each", "", *stages, "", "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
+        "decoded.", "", *designs, "",
+        "## The pipeline's stages, one run each", "", *stages, "",
+        "## Parts", "", "| what | measured | ratio |", "|---|---|---|", *other, "",
         "## Changes and their effect", "", *[f"- {c}" for c in CHANGES], "",
     ])
     text = with_studies(text, args.out)

@@ -44,7 +44,9 @@ def design_cfg(pathways: str, backbone: dict) -> dict:
     cfg = copy.deepcopy(_parent_cfg())
     cfg["pathways"] = pathways
     cfg["backbone"].update(backbone)
-    cfg["backbone"]["slow_pathway"]["init"] = "none"
+    slow = cfg["backbone"]["slow_pathway"]
+    if "init" in slow:  # a pathway with pretrained weights (Lite0): built without loading them
+        slow["init"] = "none"
     return cfg
 
 
