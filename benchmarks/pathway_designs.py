@@ -14,7 +14,6 @@ much again) and the network's clips per second, medians of interleaved rounds.
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_all import _machine, _parent_cfg  # noqa: E402
 from benchmarks.bench_model import interleaved_seconds  # noqa: E402
-from pipeline.models.complexity import complexity  # noqa: E402
+from pipeline.models.complexity import complexity, without_pretrained_weights  # noqa: E402
 from pipeline.models.fusion import fused_for_inference  # noqa: E402
 from pipeline.models.segmenter import build_segmenter  # noqa: E402
 
@@ -41,12 +40,9 @@ DESIGNS = {  # label: (pathways, backbone overrides of the profile's config)
 
 def design_cfg(pathways: str, backbone: dict) -> dict:
     """The profile's model config in one design (no ImageNet weights: the same shapes)."""
-    cfg = copy.deepcopy(_parent_cfg())
+    cfg = without_pretrained_weights(_parent_cfg())
     cfg["pathways"] = pathways
     cfg["backbone"].update(backbone)
-    slow = cfg["backbone"]["slow_pathway"]
-    if "init" in slow:  # a pathway with pretrained weights (Lite0): built without loading them
-        slow["init"] = "none"
     return cfg
 
 

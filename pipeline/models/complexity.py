@@ -66,17 +66,24 @@ def pathway_complexity(model_cfg: dict, frames: int, height: int, width: int) ->
     """:func:`complexity` of the ``model:`` config for each pathway variant, keyed by it.
 
     For the evaluate stage's metrics, e.g. ``{"slowfast": {"params": ..., ...}, ...}``.
-    Every variant is built without ImageNet initialisation (same shapes, no weight file needed).
+    Every variant is built :func:`without_pretrained_weights`.
     """
     from pipeline.models.segmenter import build_segmenter
     from pipeline.models.slowfast import PATHWAYS
 
     out = {}
     for pathways in PATHWAYS:
-        cfg = copy.deepcopy(model_cfg)
+        cfg = without_pretrained_weights(model_cfg)
         cfg["pathways"] = pathways
-        slow = cfg.setdefault("backbone", {"type": "SlowFastBackbone"}).get("slow_pathway") or {}
-        if "init" in slow:
-            slow["init"] = "none"
         out[pathways] = complexity(build_segmenter(cfg), frames, height, width)
     return out
+
+
+def without_pretrained_weights(model_cfg: dict) -> dict:
+    """A copy of the ``model:`` config whose slow pathway, where it has pretrained weights
+    (an ``init``), is built without them: the same shapes, no weight file read."""
+    cfg = copy.deepcopy(model_cfg)
+    slow = cfg.setdefault("backbone", {"type": "SlowFastBackbone"}).get("slow_pathway") or {}
+    if "init" in slow:
+        slow["init"] = "none"
+    return cfg
