@@ -143,6 +143,7 @@ def summary(files: list[Path], info: dict[str, dict]) -> str:
     groups = {"held-out FM": [n for n in held if "FM" in info[n]["attributes"]],
               "held-out other": [n for n in held if "FM" not in info[n]["attributes"]],
               "held-out": held, "val": [n for n in info if not info[n]["held_out"]]}
+    groups = {k: v for k, v in groups.items() if v}  # e.g. no held-out sequences: val alone
     lines = ["| label | seeds | " + " | ".join(groups) + " |", "|---|---|" + "---|" * len(groups)]
     for label, seeds in runs.items():
         cells = []

@@ -44,6 +44,8 @@ def test_summary_gives_mean_sd_and_range_over_seeds_per_folder_and_label(tmp_pat
     assert cells[2] == "0.300 ± 0.141 (0.200-0.400)"  # FM: 0.2 and 0.4
     assert cells[4] == "0.500 ± 0.141 (0.400-0.600)"  # held-out: (0.2+0.6)/2, (0.4+0.8)/2
     assert cells[5] == "0.800 ± 0.141 (0.700-0.900)"
+    val_only = {"v": info["v"]}  # a DAVIS root without held-out sequences: no empty columns
+    assert summary([run], val_only).splitlines()[0] == "| label | seeds | val |"
 
 
 def test_stored_weights_are_named_by_what_changes_training_only(tmp_path):

@@ -4,8 +4,8 @@ Their ``model_cfg`` describes the backbone with flat keys (``slow_arch``, ``stem
 ``widths``, ``depths``, ``slow_temporal_kernels``, ``fast_temporal_kernel``, ``slow_init``,
 ``inflate``) and their weights sit under ``backbone.slow_stem`` / ``backbone.slow_stages`` (and
 ``fast_``). :func:`upgrade_checkpoint` rewrites both to today's layout, exactly: the same
-network, the same tensors under their new names. The shipped parent
-(``pipeline/weights/parent_davis2016.pth``) is such a checkpoint.
+network, the same tensors under their new names. The two-pathway parent that
+shipped until 2026-12-02 (``pipeline/weights/parent_davis2016_slowfast.pth``) is such a checkpoint.
 """
 from __future__ import annotations
 

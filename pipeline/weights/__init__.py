@@ -1,8 +1,12 @@
 """Weights that ship with the package.
 
-``parent_davis2016.pth``: the parent network of the real-DAVIS profile, trained by this
-pipeline on the 30 DAVIS 2016 train sequences (the command, params and measured scores are
-in the README, "Running on real DAVIS"). It is ``sfvos segment``'s default checkpoint.
+``parent_davis2016.pth``: ``sfvos segment``'s default checkpoint, the parent network of the
+real-DAVIS profile with the slow pathway alone, trained by this pipeline on the 30 DAVIS 2016
+train sequences (its command and recipe are in its ``meta``; scores and why it is the
+default: README, "The shipped parent network").
+
+``parent_davis2016_slowfast.pth``: the two-pathway parent that was the default until
+2026-12-02, kept because the README's earlier figures were measured with it.
 """
 from pathlib import Path
 

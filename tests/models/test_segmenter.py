@@ -231,7 +231,7 @@ def test_imagenet_variant_is_the_readmes_two_set_param_flags(tmp_path, experimen
 
 
 def test_a_checkpoint_of_the_flat_backbone_layout_loads_as_the_same_network(tmp_path, tiny_model_cfg):
-    """Checkpoints written before the pathways were sub-configs (the shipped parent is one)."""
+    """Checkpoints written before the pathways were sub-configs (the two-pathway parent is one)."""
     model = build_segmenter(tiny_model_cfg).eval()
     slow, fast = (tiny_model_cfg["backbone"][k] for k in ("slow_pathway", "fast_pathway"))
     flat = {"type": "SlowFastBackbone", "alpha": 2, "beta_inv": 4, "stem_width": slow["stem_width"],
