@@ -124,12 +124,18 @@ def table(runs: list[dict], info: dict[str, dict]) -> str:
     for n in names:
         tags = ("held-out" if info[n]["held_out"] else "val") + (", FM" if "FM" in info[n]["attributes"] else "")
         lines.append(row(f"{n} ({tags})", [n]))
-    held = [n for n in names if info[n]["held_out"]]
-    groups = {"**held-out FM**": [n for n in held if "FM" in info[n]["attributes"]],
-              "**held-out other**": [n for n in held if "FM" not in info[n]["attributes"]],
-              "**held-out**": held, "**val**": [n for n in names if not info[n]["held_out"]]}
-    lines += [row(k, v) for k, v in groups.items() if v]
+    lines += [row(f"**{k}**", v) for k, v in groups(names, info).items()]
     return "\n".join(lines)
+
+
+def groups(names: list[str], info: dict[str, dict]) -> dict[str, list[str]]:
+    """The sequences of each group the tables report (held-out FM / other / all, val), in
+    the order given; a group without sequences (e.g. no held-out ones) is left out."""
+    held = [n for n in names if info[n]["held_out"]]
+    out = {"held-out FM": [n for n in held if "FM" in info[n]["attributes"]],
+           "held-out other": [n for n in held if "FM" not in info[n]["attributes"]],
+           "held-out": held, "val": [n for n in names if not info[n]["held_out"]]}
+    return {k: v for k, v in out.items() if v}
 
 
 def summary(files: list[Path], info: dict[str, dict]) -> str:
@@ -139,15 +145,11 @@ def summary(files: list[Path], info: dict[str, dict]) -> str:
         for line in Path(f).read_text().splitlines():
             r = json.loads(line)
             runs.setdefault(f"{Path(f).parent.name}/{r['label']}", {})[r["seed"]] = r["per_sequence"]
-    held = [n for n in info if info[n]["held_out"]]
-    groups = {"held-out FM": [n for n in held if "FM" in info[n]["attributes"]],
-              "held-out other": [n for n in held if "FM" not in info[n]["attributes"]],
-              "held-out": held, "val": [n for n in info if not info[n]["held_out"]]}
-    groups = {k: v for k, v in groups.items() if v}  # e.g. no held-out sequences: val alone
-    lines = ["| label | seeds | " + " | ".join(groups) + " |", "|---|---|" + "---|" * len(groups)]
+    chosen = groups(list(info), info)
+    lines = ["| label | seeds | " + " | ".join(chosen) + " |", "|---|---|" + "---|" * len(chosen)]
     for label, seeds in runs.items():
         cells = []
-        for names in groups.values():
+        for names in chosen.values():
             v = np.array([np.mean([per[n] for n in names]) for per in seeds.values()])
             cells.append(f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} "
                          f"({v.min():.3f}-{v.max():.3f})")
