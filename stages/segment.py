@@ -38,6 +38,9 @@ def main(
     refind_area: float = typer.Option(
         0.3, help="find a lost object again where the frame's largest region that looks like it "
         "is at least this times its given area (0 = off)"),
+    edge_refine: float = typer.Option(
+        0.012, help="move the masks' edges onto the frame's colour edges, windows of this times "
+        "the frame's diagonal (0 = off: the network's own outline)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: Optional[int] = typer.Option(
         None, help="working height: taller frames are resized to it (default 480; with --width "
@@ -59,7 +62,8 @@ def main(
 
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
                   flip_uncertain=flip_uncertain, predict_bf16=bf16, appearance_vote=appearance_vote,
-                  refind_area=refind_area, appearance_update=appearance_update)
+                  refind_area=refind_area, appearance_update=appearance_update,
+                  edge_refine=edge_refine)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
                             out, cfg, height, width, device, pathways, per_object)
     typer.echo(

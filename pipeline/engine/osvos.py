@@ -42,6 +42,7 @@ from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.appearance import AppearanceCheck, region
 from pipeline.engine.config import ClipTraining
+from pipeline.engine.edges import snap_edges, snapped_probabilities
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
 from pipeline.models.fusion import fused_for_inference
@@ -69,8 +70,8 @@ class FinetuneConfig(ClipTraining):
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
     number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
-    ``search_growth``, ``appearance_vote``, ``refind_area`` and ``appearance_update``: see
-    :class:`Propagator`."""
+    ``search_growth``, ``appearance_vote``, ``refind_area``, ``appearance_update`` and
+    ``edge_refine``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -91,6 +92,7 @@ class FinetuneConfig(ClipTraining):
     appearance_vote: float = 0.1
     refind_area: float = 0.3
     appearance_update: int = 10
+    edge_refine: float = 0.012
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -100,7 +102,8 @@ class FinetuneConfig(ClipTraining):
                     bf16=self.predict_bf16, context_scale=self.predict_context_scale,
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
                     search_growth=self.search_growth, appearance_vote=self.appearance_vote,
-                    refind_area=self.refind_area, appearance_update=self.appearance_update)
+                    refind_area=self.refind_area, appearance_update=self.appearance_update,
+                    edge_refine=self.edge_refine)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -329,6 +332,13 @@ class Propagator:
     away from frame 0 (a pilot seen from below, a car turning) still looks like itself, and
     a leak, voting under ``UPDATE_VOTE``, is not learned as the object. 0: frame 0's view
     alone. Only with ``appearance_vote``.
+
+    ``edge_refine``: the returned classes of a predicted frame have their edges moved onto
+    the frame's colour edges (:func:`~pipeline.engine.edges.snap_edges`, windows of this
+    times the frame's diagonal, at the working size), which the network, outlining each
+    object on a grid several frame pixels wide, cannot draw. Only what is returned: the
+    next frame's prior is the network's own mask, as without it (refined masks fed back
+    drift with the colour edges: a car in smoke was lost). 0: off.
     """
 
     UPDATE_VOTE = 0.85
@@ -338,7 +348,8 @@ class Propagator:
                  context_scale: float = 1.0, drop_new_parts: bool = False,
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
                  appearance_vote: float = 0.0, refind_area: float = 0.0,
-                 appearance_update: int = 0, flip_uncertain: float = 0.0):
+                 appearance_update: int = 0, flip_uncertain: float = 0.0,
+                 edge_refine: float = 0.0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
@@ -363,6 +374,10 @@ class Propagator:
             raise ValueError(f"appearance_update={appearance_update}: frames between updates, "
                              ">= 0 (0: off)")
         self.appearance_update = appearance_update if appearance_vote else 0
+        if not 0.0 <= edge_refine <= 1.0:
+            raise ValueError(f"edge_refine={edge_refine}: a share of the frame's diagonal, "
+                             "in [0, 1] (0: off)")
+        self.edge_refine = edge_refine
         self.predicted = 0  # frames predicted so far
         self.areas: dict[int, int] = {}  # per class: its area where its mask was given
         self.appearance = AppearanceCheck() if appearance_vote or refind_area else None
@@ -395,10 +410,15 @@ class Propagator:
             ids, fg = self._given(ids, labels, frame), None
         self.frames = (self.frames + [frame])[-self.keep:]
         self.ids = (self.ids + [ids])[-self.keep:]
-        if fg is None or out_size == (h, w):
+        classes = self.num_objects + 1
+        if fg is None:  # given, not predicted
             out = _resize_ids(ids, out_size)
+        elif out_size == (h, w):
+            out = snap_edges(frame, ids, classes, self.edge_refine) if self.edge_refine else ids
         else:
-            out = _upsampled_argmax(aggregate(fg), out_size)
+            probs = (snapped_probabilities(frame, ids, classes, self.edge_refine)
+                     if self.edge_refine else aggregate(fg))
+            out = _upsampled_argmax(probs, out_size)
         return out if labels_out is None else _overridden(out, labels_out)
 
     def _given(self, ids: np.ndarray, labels: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -557,7 +577,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               new_part_margin: float = 0.1, tau: int = 1,
               search_growth: float = 1.0, appearance_vote: float = 0.0,
               refind_area: float = 0.0, appearance_update: int = 0,
-              flip_uncertain: float = 0.0, counts: dict | None = None) -> np.ndarray:
+              flip_uncertain: float = 0.0, edge_refine: float = 0.0,
+              counts: dict | None = None) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`; ``counts``, if given, gets its ``clips`` and ``mirrored``.
 
@@ -585,13 +606,13 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     sequences"); fine-tuning itself at the tighter context did worse. On the synthetic
     default tighter crops cost a little, where the flow on 96x160 frames lags fast objects;
     the default follows the real-video result.
-    ``drop_new_parts``, ``new_part_margin``, ``search_growth``, ``appearance_vote``: see
-    :class:`Propagator`;
+    ``drop_new_parts``, ``new_part_margin``, ``search_growth``, ``appearance_vote``,
+    ``refind_area``, ``appearance_update``, ``edge_refine``: see :class:`Propagator`;
     ``tau``: the clip's frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
                             drop_new_parts, new_part_margin, tau, search_growth, appearance_vote,
-                            refind_area, appearance_update, flip_uncertain)
+                            refind_area, appearance_update, flip_uncertain, edge_refine)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

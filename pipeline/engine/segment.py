@@ -270,7 +270,7 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
     """``--steps``, ``--frozen-scales``, ``--flip-uncertain``, ``--appearance-vote``,
-    ``--appearance-update``, ``--refind-area``, ``--height``, ``--width``,
+    ``--appearance-update``, ``--refind-area``, ``--edge-refine``, ``--height``, ``--width``,
     ``--device`` and ``--pathways`` that can work, or a ConfigError (``--frozen-scales`` beyond the
     checkpoint's scales is refused once it is loaded)."""
     import torch
@@ -291,6 +291,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
     if cfg.appearance_update < 0:
         raise ConfigError(f"--appearance-update {cfg.appearance_update}: frames between updates, "
                           "must be >= 0 (0 = the given view alone)")
+    if not 0 <= cfg.edge_refine <= 1:
+        raise ConfigError(f"--edge-refine {cfg.edge_refine}: a share of the frame's diagonal, "
+                          "must be in [0, 1] (0 = off)")
     if cfg.refind_area < 0:
         raise ConfigError(f"--refind-area {cfg.refind_area}: a share of the object's given area, "
                           "must be >= 0 (0 = off)")

@@ -109,6 +109,7 @@ OPTIONS = {
     "flip share above 1": (("--flip-uncertain", 2), "--flip-uncertain 2.0: a share of a crop's pixels"),
     "appearance vote above 1": (("--appearance-vote", 1.5), "--appearance-vote 1.5: a share"),
     "negative appearance update": (("--appearance-update", -1), "--appearance-update -1: frames between"),
+    "edge window beyond the frame": (("--edge-refine", 1.5), "--edge-refine 1.5: a share of the frame's diagonal"),
     "negative refind area": (("--refind-area", -0.5), "--refind-area -0.5: a share of the object's given area"),
     "working size under 16": (("--height", 8), "--height 8: the working size must be >= 16"),
     "no such device": (("--device", "tpu9"), "--device tpu9"),

@@ -31,6 +31,8 @@ CASES = {
     "fraction above 1": ("finetune", "finetune.static_prob", 1.5, "finetune.static_prob: 1.5 must be in [0, 1]"),
     "appearance vote above 1": ("finetune", "finetune.appearance_vote", 2,
                                 "finetune.appearance_vote: 2.0 must be in [0, 1]"),
+    "edge window beyond the frame": ("finetune", "finetune.edge_refine", 2,
+                                     "finetune.edge_refine: 2.0 must be in [0, 1]"),
     "negative refind area": ("finetune", "finetune.refind_area", -0.3,
                              "finetune.refind_area: -0.3 must be >= 0"),
     "negative appearance update": ("finetune", "finetune.appearance_update", -5,
