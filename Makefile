@@ -18,7 +18,6 @@ DAVIS_PROFILE := -S download.source=local -S download.path=$(DAVIS) \
 	-S '~model.backbone.slow_pathway' \
 	-S '+model.backbone.slow_pathway={type: EfficientNetLite0Pathway, init: imagenet}' \
 	-S pretrain.iters=600 -S pretrain.batch_size=8 -S pretrain.checkpoint_interval=100 \
-	-S finetune.frozen_scales=3 \
 	$(if $(wildcard $(PHOTOS)),-S download.photos=$(PHOTOS) -S pretrain.photo_prob=0.5)
 
 # The held-out protocol (README, "Choosing settings on held-out sequences"): the profile with
