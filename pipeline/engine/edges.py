@@ -62,6 +62,18 @@ def guided_filter(guide: np.ndarray, maps: np.ndarray, radius: int, eps: float =
     return out
 
 
+def class_argmax(background: np.ndarray, objects) -> np.ndarray:
+    """(h, w) uint8: 0 where ``background`` (h, w) is the largest, k where ``objects[k-1]``
+    is (ties to the lower class, as ``argmax``), without stacking the maps (a loop of
+    comparisons is faster than ``argmax`` over the class axis). ``background`` is not
+    changed."""
+    out, best = np.zeros(background.shape, np.uint8), background.copy()
+    for k, p in enumerate(objects, start=1):
+        out[p > best] = k
+        np.maximum(best, p, out=best)
+    return out
+
+
 def snapped_probabilities(frame: np.ndarray, ids: np.ndarray, num_classes: int,
                           radius: float) -> np.ndarray:
     """Class probabilities (num_classes, h, w) float32 of the class map ``ids`` (h, w) with
@@ -84,12 +96,8 @@ def snap_edges(frame: np.ndarray, ids: np.ndarray, num_classes: int, radius: flo
     if window is None:
         return ids
     box, filtered = window
-    out, best = ids.copy(), filtered[0]
-    sub = out[box]
-    sub[:] = 0
-    for k in range(1, num_classes):  # the argmax, ties to the lower class (2x numpy's here)
-        sub[filtered[k] > best] = k
-        best = np.maximum(best, filtered[k])
+    out = ids.copy()
+    out[box] = class_argmax(filtered[0], filtered[1:])
     return out
 
 

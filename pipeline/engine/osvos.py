@@ -42,7 +42,7 @@ from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.appearance import AppearanceCheck, region
 from pipeline.engine.config import ClipTraining
-from pipeline.engine.edges import snap_edges, snapped_probabilities
+from pipeline.engine.edges import class_argmax, snap_edges, snapped_probabilities
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
 from pipeline.models.fusion import fused_for_inference
@@ -268,12 +268,7 @@ def aggregate_argmax(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
     so the largest class probability is the class of the largest clipped ``[bg, fg_1..K]``
     (ties to the lower class, as ``argmax``). 6x faster at 854x480 for one object."""
     fg = np.clip(fg, eps, 1 - eps)
-    best = np.clip(np.prod(1 - fg, axis=0), eps, 1 - eps)
-    out = np.zeros(fg.shape[1:], np.uint8)
-    for k, p in enumerate(fg, start=1):
-        out[p > best] = k
-        np.maximum(best, p, out=best)
-    return out
+    return class_argmax(np.clip(np.prod(1 - fg, axis=0), eps, 1 - eps), fg)
 
 
 class Propagator:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.engine.edges import EPS, guided_filter, snap_edges, snapped_probabilities
+from pipeline.engine.edges import EPS, class_argmax, guided_filter, snap_edges, snapped_probabilities
 from pipeline.engine.osvos import Propagator
 from tests.engine.test_osvos import PriorCopier
 
@@ -106,3 +106,11 @@ def test_edge_refine_at_a_larger_output_size_and_with_two_objects():
     plain, snapped = ((o != truth).sum() for o in outs)
     assert snapped < plain / 2
     assert set(np.unique(outs[1])) == {0, 1, 2}
+
+
+def test_class_argmax_is_numpys_argmax_over_the_classes_ties_included():
+    rng = np.random.default_rng(0)
+    maps = rng.integers(0, 4, (4, 30, 40)).astype(np.float32)  # many ties
+    background = maps[0].copy()
+    np.testing.assert_array_equal(class_argmax(background, maps[1:]), maps.argmax(0))
+    np.testing.assert_array_equal(background, maps[0])  # left as it was
