@@ -19,6 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.data.crops import bounds
+
 EPS = 3e-4  # regularisation of the colour fit (RGB in [0, 1]): smaller snaps to weaker edges
 RADIUS_AT_SUBSAMPLED = 6  # the window's radius on the coarse grid, in its pixels
 
@@ -106,13 +108,13 @@ def _filtered_window(frame, ids, num_classes, radius):
     of every class there (num_classes, h', w'); None without objects or below one pixel."""
     h, w = ids.shape
     r = int(round(radius * np.hypot(h, w)))
-    objects = ids > 0
-    rows, cols = np.flatnonzero(objects.any(1)), np.flatnonzero(objects.any(0))
-    if r < 1 or not len(rows):
+    rect = bounds(ids) if r >= 1 else None  # the objects' pixels: the classes above 0
+    if rect is None:
         return None
     pad = 3 * r  # the filter's reach (two windows) and a cell of its coarse grid
-    box = (slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
-           slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)))
+    (rows, cols) = rect
+    box = (slice(max(rows.start - pad, 0), min(rows.stop + pad, h)),
+           slice(max(cols.start - pad, 0), min(cols.stop + pad, w)))
     sub = ids[box]
     indicators = (sub[None] == np.arange(1, num_classes, dtype=ids.dtype)[:, None, None])
     objects_filtered = guided_filter(frame[box].astype(np.float32) / 255,
