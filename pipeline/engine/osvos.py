@@ -302,9 +302,12 @@ class Propagator:
     predicted mask is in several connected parts (after ``drop_new_parts``), each part whose
     vote (:class:`~pipeline.engine.appearance.AppearanceCheck`: the share of its pixels that
     look more like the object than like anything else of the frame its mask was given at) is
-    below ``appearance_vote`` is dropped, except the part that overlaps the object's
-    flow-warped previous mask the most: its continuation, kept whatever it looks like, so
-    that the check can trim an object but never lose it. And the check has a say only where
+    below ``appearance_vote`` is dropped, except the object's continuation, kept whatever it
+    looks like, so that the check can trim an object but never lose it: the part that holds
+    the most of the object's flow-warped previous mask that looks like it (the part's overlap
+    with that mask times its vote; on a tie, as when every vote is 0, the larger overlap). A
+    fence the horse has jumped can hold more of the previous mask than the horse, which moved
+    on, but votes near 0: the horse continues the object. And the check has a say only where
     the continuation itself looks like the object (at least half of its pixels do): when it
     does not (a car in smoke, a face turned away), low votes say more about the frame than
     about the parts, and every part is kept. It catches what the position check cannot: a
@@ -483,9 +486,10 @@ class Propagator:
     def _drop_unlike_parts(self, frame: np.ndarray, fg: np.ndarray, prior: np.ndarray,
                            ids: np.ndarray) -> bool:
         """Zero, in place, each object's foreground probability on the parts of its mask
-        whose appearance vote is below ``appearance_vote`` but the one that overlaps its prior
-        most, where that one's vote is at least one half (objects with an empty prior, being
-        found again, are left alone); whether any was."""
+        whose appearance vote is below ``appearance_vote`` but its continuation, where that
+        one's vote is at least one half (objects with an empty prior, being found again, are
+        left alone); whether any was. The continuation: the part with the largest overlap
+        with the prior times vote (see :class:`Propagator`)."""
         dropped = False
         for k in range(len(fg)):
             if not prior[k].any():
@@ -497,15 +501,23 @@ class Propagator:
             box = region(mask)  # features around the object only: 2-4x cheaper than the frame
             parts = parts[box]
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
-            kept = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
+            largest = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
             feats = self.appearance.features(frame[box])
-            rest = [p for p in range(1, count) if p != kept]
+            rest = [p for p in range(1, count) if p != largest]
             votes = self.appearance.votes(feats, k + 1, parts, rest)
-            unlike = [p for p in rest if votes[p] < self.appearance_vote]
-            # The kept part, most of the mask's cells, is matched only when its say is needed (a
-            # part's vote reads only its own cells and their neighbours: the same votes). Under
-            # one half, the object does not look like itself here and the check has no say.
-            if unlike and self.appearance.votes(feats, k + 1, parts, [kept])[kept] >= 0.5:
+            # The largest-overlap part (most of the mask's cells) is matched only when its vote
+            # can change what is dropped (a part's vote reads only its own cells and their
+            # neighbours: the same votes either way): another part looks unlike the object, or
+            # one that looks like it overlaps the prior and may continue the object (a leak it
+            # took in can hold more of the prior). Under one half, the continuation does not
+            # look like the object here and the check has no say.
+            if not any(votes[p] < self.appearance_vote or (votes[p] >= 0.5 and overlap[p]) for p in rest):
+                continue
+            votes |= self.appearance.votes(feats, k + 1, parts, [largest])
+            kept = max(range(1, count), key=lambda p: (overlap[p] * votes[p], overlap[p],
+                                                       stats[p, cv2.CC_STAT_AREA]))
+            unlike = [p for p in range(1, count) if p != kept and votes[p] < self.appearance_vote]
+            if unlike and votes[kept] >= 0.5:
                 fg[k][box][np.isin(parts, unlike)] = 0
                 dropped = True
         return dropped

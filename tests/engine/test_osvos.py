@@ -351,18 +351,6 @@ def test_nearest_in_chunks_is_the_largest_dot_product():
     assert torch.equal(_nearest(q, refs, chunk=3), (q @ refs.T).amax(1))
 
 
-def test_the_main_part_is_matched_only_when_a_part_looks_unlike_the_object():
-    """Two parts that both look like the object: only the one off the prior is matched."""
-    frames, ids = _checker_on_foliage(gap=12)
-    prop = Propagator(PriorCopier(), clip_len=4, appearance_vote=0.3)
-    prop.step(frames[0], ids[0])
-    asked, votes = [], prop.appearance.votes
-    prop.appearance.votes = lambda feats, k, parts, labels: asked.append(list(labels)) or votes(
-        feats, k, parts, labels)
-    prop.step(frames[1])
-    assert [len(labels) for labels in asked] == [1]
-
-
 class _Looks(AppearanceCheck):
     """An appearance check that answers ``like`` (pixels of the frame) whatever it sees."""
 
@@ -400,6 +388,34 @@ def test_appearance_vote_never_drops_the_part_that_continues_the_object():
     assert check._drop_unlike_parts(np.zeros((64, 64, 3), np.uint8), fg, prior, ids)
     assert (fg[0, 4:20, 4:20] == 0.9).all() and (fg[0, 4:12, 30:38] == 0.9).all()
     assert (fg[0, 30:38, 4:12] == 0).all()
+
+
+def test_the_continuation_is_the_part_that_holds_the_prior_and_looks_like_the_object():
+    """A fence the horse jumped: the first part holds most of the prior but votes 0, the
+    second looks like the object and holds some of it. The second continues the object, and
+    the first is dropped with the third."""
+    check, fg, prior, ids = _three_parts(0.0)
+    prior[0, 6:10, 32:36] = True
+    assert check._drop_unlike_parts(np.zeros((64, 64, 3), np.uint8), fg, prior, ids)
+    assert (fg[0, 4:12, 30:38] == 0.9).all()
+    assert (fg[0, 4:20, 4:20] == 0).all() and (fg[0, 30:38, 4:12] == 0).all()
+
+
+def test_the_main_part_is_matched_only_when_its_vote_can_change_what_is_dropped():
+    """Two parts that look like the object, one off the prior: only that one is matched. Once
+    it overlaps the prior (it could continue the object), the main part is matched too."""
+    check, fg, prior, _ = _three_parts(1.0)
+    fg[0, 30:38, 4:12] = 0  # no part looks unlike the object
+    asked, votes = [], check.appearance.votes
+    check.appearance.votes = lambda feats, k, parts, labels: asked.append(len(labels)) or votes(
+        feats, k, parts, labels)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    assert not check._drop_unlike_parts(frame, fg, prior, aggregate_argmax(fg))
+    assert asked == [1]
+    prior[0, 6:10, 32:36] = True
+    asked.clear()
+    assert not check._drop_unlike_parts(frame, fg, prior, aggregate_argmax(fg))
+    assert asked == [1, 1]
 
 
 def test_appearance_vote_has_no_say_where_the_object_does_not_look_like_itself():
