@@ -41,6 +41,10 @@ def main(
     edge_refine: float = typer.Option(
         0.012, help="move the masks' edges onto the frame's colour edges, windows of this times "
         "the frame's diagonal (0 = off: the network's own outline)"),
+    motion_check: float = typer.Option(
+        0.002, help="drop new mask pixels that move with the scene around an object rather than "
+        "with it, where the two motions differ by at least this times the frame's diagonal a "
+        "frame (0 = off)"),
     pathways: Optional[str] = typer.Option(None, help="require a slow|fast|slowfast checkpoint"),
     height: Optional[int] = typer.Option(
         None, help="working height: taller frames are resized to it (default 480; with --width "
@@ -63,7 +67,7 @@ def main(
     cfg = replace(FinetuneConfig(), steps=steps, frozen_scales=frozen_scales, test_flip=flip,
                   flip_uncertain=flip_uncertain, predict_bf16=bf16, appearance_vote=appearance_vote,
                   refind_area=refind_area, appearance_update=appearance_update,
-                  edge_refine=edge_refine)
+                  edge_refine=edge_refine, motion_check=motion_check)
     summary = segment_video(input, [mask_at(m) for m in mask], checkpoint or PARENT_CHECKPOINT,
                             out, cfg, height, width, device, pathways, per_object)
     typer.echo(

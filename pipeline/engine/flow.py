@@ -25,6 +25,7 @@ class FlowWarper:
         self.finest = None
         self.grid = None  # pixel coordinates of the last frame size, reused frame to frame
         self.last = None  # (frame, its gray image): the next call's prev_frame, as a rule
+        self.flow = None  # the last flow computed: (H, W, 2), each pixel's motion from prev_frame
 
     def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""
@@ -36,6 +37,7 @@ class FlowWarper:
         prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else _gray(prev_frame)
         self.last = (frame, gray)
         flow = self.dis.calc(gray, prev_gray, None)  # frame -> prev_frame
+        self.flow = flow
         h, w = flow.shape[:2]
         if self.grid is None or self.grid[0].shape != (h, w):
             self.grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

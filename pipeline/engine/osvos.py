@@ -35,7 +35,7 @@ from mmcv.transforms import Compose
 from torch import nn
 
 from pipeline.data.clips import ClipSpec
-from pipeline.data.crops import jitter_box, object_box, paste, square_box
+from pipeline.data.crops import bounds, jitter_box, object_box, paste, square_box
 from pipeline.data.davis import VOID
 from pipeline.data.photos import deformed_crops, paint_out
 from pipeline.data.priors import clip_priors, with_prior
@@ -70,8 +70,8 @@ class FinetuneConfig(ClipTraining):
     :meth:`~pipeline.models.slowfast.SlowFastBackbone.scale_modules`) keep the parent's
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
     number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
-    ``search_growth``, ``appearance_vote``, ``refind_area``, ``appearance_update`` and
-    ``edge_refine``: see :class:`Propagator`."""
+    ``search_growth``, ``appearance_vote``, ``refind_area``, ``appearance_update``,
+    ``edge_refine`` and ``motion_check``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -93,6 +93,7 @@ class FinetuneConfig(ClipTraining):
     refind_area: float = 0.3
     appearance_update: int = 10
     edge_refine: float = 0.012
+    motion_check: float = 0.002
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -103,7 +104,7 @@ class FinetuneConfig(ClipTraining):
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
                     search_growth=self.search_growth, appearance_vote=self.appearance_vote,
                     refind_area=self.refind_area, appearance_update=self.appearance_update,
-                    edge_refine=self.edge_refine)
+                    edge_refine=self.edge_refine, motion_check=self.motion_check)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -337,6 +338,20 @@ class Propagator:
     object on a grid several frame pixels wide, cannot draw. Only what is returned: the
     next frame's prior is the network's own mask, as without it (refined masks fed back
     drift with the colour edges: a car in smoke was lost). 0: off.
+
+    ``motion_check``: an error check against the object's motion. A mask moves with its
+    object; a leak taken in from the scene (a fence the horse jumps, banners behind a rider)
+    moves with the scene. The pixels of an object's mask that are new this frame (outside its
+    flow-warped previous mask) and whose flow is under half as far from the background's
+    around the object (the median over a ring 0.15 times the object's size wide, past a gap
+    of 0.05 times it) as from the object's own (the median over its previous mask's
+    interior), in connected
+    groups of at least :data:`MOVED_MIN` pixels, are dropped before they become the next
+    frame's prior; only where those two motions differ by at least ``motion_check`` times
+    the frame's diagonal in a frame (2 pixels at 854x480: an object moving as its
+    surroundings do, or a still camera on a still object, leaves motion nothing to tell). It catches what ``appearance_vote``
+    cannot, a leak while it is still attached to the object, and new pixels alone are
+    judged, so what the object already holds stays. 0: off.
     """
 
     UPDATE_VOTE = 0.85
@@ -347,7 +362,7 @@ class Propagator:
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
                  appearance_vote: float = 0.0, refind_area: float = 0.0,
                  appearance_update: int = 0, flip_uncertain: float = 0.0,
-                 edge_refine: float = 0.0):
+                 edge_refine: float = 0.0, motion_check: float = 0.0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
@@ -376,6 +391,10 @@ class Propagator:
             raise ValueError(f"edge_refine={edge_refine}: a share of the frame's diagonal, "
                              "in [0, 1] (0: off)")
         self.edge_refine = edge_refine
+        if not 0.0 <= motion_check <= 1.0:
+            raise ValueError(f"motion_check={motion_check}: a share of the frame's diagonal, "
+                             "in [0, 1] (0: off)")
+        self.motion_check = motion_check
         self.predicted = 0  # frames predicted so far
         self.areas: dict[int, int] = {}  # per class: its area where its mask was given
         self.appearance = AppearanceCheck() if appearance_vote or refind_area else None
@@ -464,6 +483,9 @@ class Propagator:
         ids = aggregate_argmax(fg)
         if self.drop_new_parts and _drop_new_parts(fg, prior, self.new_part_margin, ids):
             ids = aggregate_argmax(fg)  # only when a part was dropped
+        if self.motion_check and _drop_background_motion(fg, prior, ids, self.warper.flow,
+                                                         self.motion_check * np.hypot(h, w)):
+            ids = aggregate_argmax(fg)
         if self.appearance_vote and self._drop_unlike_parts(frame, fg, prior, ids):
             ids = aggregate_argmax(fg)
         self.predicted += 1
@@ -577,6 +599,64 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.nd
     return dropped
 
 
+MOVED_MIN = 20  # pixels: smaller groups of new pixels are the flow's noise along an edge
+MOVED_NEARER = 0.5  # a pixel moves with the background when twice as near its motion as the object's
+
+
+def _drop_background_motion(fg: np.ndarray, prior: np.ndarray, ids: np.ndarray,
+                            flow: np.ndarray, separation: float) -> bool:
+    """Zero, in place, each object's foreground probability on the pixels of its mask
+    (``ids``, the classes of ``fg``) that are new this frame (outside its ``prior``, the
+    flow-warped previous mask) and move with the background around the object rather than
+    with the object (:data:`MOVED_NEARER`; see :class:`Propagator`), in connected groups of at least
+    :data:`MOVED_MIN` pixels; only where the two motions differ by at least ``separation``
+    pixels. ``flow`` (h, w, 2): the frame's flow (:attr:`FlowWarper.flow`). Whether any
+    pixel was dropped."""
+    dropped = False
+    for k, before in enumerate(prior):
+        area = int(before.sum())
+        if area < 64:
+            continue
+        mask = ids == k + 1
+        size = np.sqrt(area)
+        ring_width = max(2, int(round(0.15 * size)))  # the background around the object
+        gap = max(1, int(round(0.05 * size)))  # the flow is blurred across the object's edge
+        rows, cols = bounds(mask | before)
+        box = (slice(max(rows.start - ring_width, 0), rows.stop + ring_width),
+               slice(max(cols.start - ring_width, 0), cols.stop + ring_width))
+        mask, before, motion = mask[box], before[box], flow[box]
+        new = mask & ~before
+        if new.sum() < MOVED_MIN:
+            continue
+        core = cv2.erode(before.view(np.uint8), _disk(gap)) > 0
+        union = (mask | before).view(np.uint8)
+        ring = (cv2.dilate(union, _disk(ring_width)) > 0) & ~(cv2.dilate(union, _disk(gap)) > 0)
+        if core.sum() < 16 or ring.sum() < 16:
+            continue
+        own, around = _median_flow(motion, core), _median_flow(motion, ring)
+        if np.hypot(*(own - around)) < separation:
+            continue  # the object moves as its surroundings do: motion tells nothing here
+        moved = new & (np.hypot(*np.moveaxis(motion - around, -1, 0))
+                       < MOVED_NEARER * np.hypot(*np.moveaxis(motion - own, -1, 0)))
+        count, parts, stats, _ = cv2.connectedComponentsWithStats(moved.view(np.uint8), connectivity=8)
+        groups = stats[:, cv2.CC_STAT_AREA] >= MOVED_MIN
+        groups[0] = False  # not moved
+        if groups.any():
+            fg[k][box][groups[parts]] = 0
+            dropped = True
+    return dropped
+
+
+def _median_flow(flow: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The median of each of ``flow``'s two components over ``where`` (each one alone: 3x
+    faster than a median along the first axis of the (N, 2) pixels, the same values)."""
+    return np.array([np.median(flow[..., c][where]) for c in range(2)], np.float32)
+
+
+def _disk(radius: int) -> np.ndarray:
+    return np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+
+
 def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               out_size: tuple[int, int] | None = None, device: str = "cpu",
               progress=None, flip: bool = False, bf16: bool = False,
@@ -585,7 +665,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               search_growth: float = 1.0, appearance_vote: float = 0.0,
               refind_area: float = 0.0, appearance_update: int = 0,
               flip_uncertain: float = 0.0, edge_refine: float = 0.0,
-              counts: dict | None = None) -> np.ndarray:
+              motion_check: float = 0.0, counts: dict | None = None) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`; ``counts``, if given, gets its ``clips`` and ``mirrored``.
 
@@ -614,12 +694,14 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     default tighter crops cost a little, where the flow on 96x160 frames lags fast objects;
     the default follows the real-video result.
     ``drop_new_parts``, ``new_part_margin``, ``search_growth``, ``appearance_vote``,
-    ``refind_area``, ``appearance_update``, ``edge_refine``: see :class:`Propagator`;
+    ``refind_area``, ``appearance_update``, ``edge_refine``, ``motion_check``: see
+    :class:`Propagator`;
     ``tau``: the clip's frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
                             drop_new_parts, new_part_margin, tau, search_growth, appearance_vote,
-                            refind_area, appearance_update, flip_uncertain, edge_refine)
+                            refind_area, appearance_update, flip_uncertain, edge_refine,
+                            motion_check)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     out[0] = propagator.step(frames[0], labels0)
     for t in range(1, len(frames)):

@@ -294,6 +294,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
     if not 0 <= cfg.edge_refine <= 1:
         raise ConfigError(f"--edge-refine {cfg.edge_refine}: a share of the frame's diagonal, "
                           "must be in [0, 1] (0 = off)")
+    if not 0 <= cfg.motion_check <= 1:
+        raise ConfigError(f"--motion-check {cfg.motion_check}: a share of the frame's diagonal, "
+                          "must be in [0, 1] (0 = off)")
     if cfg.refind_area < 0:
         raise ConfigError(f"--refind-area {cfg.refind_area}: a share of the object's given area, "
                           "must be >= 0 (0 = off)")

@@ -11,7 +11,8 @@ from pipeline.data.clips import ClipSpec
 from pipeline.data.davis import VOID
 from pipeline.data.transforms import ClipAugment
 from pipeline.engine.osvos import (
-    FinetuneConfig, _drop_new_parts, _predict_last, aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
+    MOVED_MIN, FinetuneConfig, _drop_background_motion, _drop_new_parts, _predict_last,
+    aggregate, aggregate_argmax, classes_to_ids, finetune, frame0_labels,
     Propagator, propagate,
 )
 from pipeline.engine.appearance import AppearanceCheck, _nearest
@@ -157,6 +158,58 @@ def test_drop_new_parts_drops_a_detached_false_positive_and_keeps_the_object():
     assert np.array_equal(dropped, propagate(PriorCopier(), frames, first, clip_len=4))
     assert np.array_equal(propagate(PriorCopier(), frames, ids[0], clip_len=4, drop_new_parts=True),
                           propagate(PriorCopier(), frames, ids[0], clip_len=4))  # one part each
+
+
+def _a_leak_moving_with_the_background(around=(-5.0, 0.0)):
+    """A still object (its previous mask rows 40-79, columns 40-79) that grew to the right by
+    6 columns, moving with it, and took in a band above it (rows 30-39) that moves as the
+    background around it does (``around``: the background's flow)."""
+    h, w = 120, 160
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[...] = around
+    flow[40:80, 40:86] = 0  # the object, its new columns included
+    prior = np.zeros((1, h, w), bool)
+    prior[0, 40:80, 40:80] = True
+    ids = np.zeros((h, w), np.uint8)
+    ids[40:80, 40:86] = ids[30:40, 50:70] = 1
+    return (ids == 1).astype(np.float32)[None], prior, ids, flow
+
+
+def test_motion_check_drops_new_pixels_that_move_with_the_background():
+    fg, prior, ids, flow = _a_leak_moving_with_the_background()
+    assert _drop_background_motion(fg, prior, ids, flow, separation=2.0)
+    assert not fg[0, 30:40, 50:70].any()  # the band moved as the scene did: dropped
+    assert fg[0, 40:80, 40:86].all()  # the object and its growth, moving with it, kept
+
+
+def test_motion_check_has_no_say_where_the_object_moves_as_its_surroundings():
+    fg, prior, ids, flow = _a_leak_moving_with_the_background(around=(-1.5, 0.0))
+    assert not _drop_background_motion(fg, prior, ids, flow, separation=2.0)
+    assert np.array_equal(fg[0], ids == 1)
+    fg, prior, ids, flow = _a_leak_moving_with_the_background()
+    assert _drop_background_motion(fg, prior, ids, flow, separation=1.0)
+
+
+def test_motion_check_leaves_groups_smaller_than_the_flows_noise():
+    fg, prior, ids, flow = _a_leak_moving_with_the_background()
+    ids[30:40] = 0
+    ids[36:40, 50:50 + (MOVED_MIN - 1) // 4] = 1  # under MOVED_MIN pixels
+    fg = (ids == 1).astype(np.float32)[None]
+    assert not _drop_background_motion(fg, prior, ids, flow, separation=2.0)
+
+
+def test_motion_check_trims_what_the_warp_smears_onto_the_scene():
+    """The prior copied frame to frame grows where the warp smears it onto the background;
+    with the check, the squares' masks end closer to the truth, never farther."""
+    frames, ids = _moving_squares()
+    plain = propagate(PriorCopier(), frames, ids[0], clip_len=4)
+    checked = propagate(PriorCopier(), frames, ids[0], clip_len=4, motion_check=0.006)  # 1 px
+    for k in (1, 2):
+        j = [np.mean([db_eval_iou(ids[t] == k, out[t] == k) for t in range(1, len(ids))])
+             for out in (plain, checked)]
+        assert j[1] > j[0], (k, j)
+    with pytest.raises(ValueError, match="motion_check"):
+        Propagator(PriorCopier(), clip_len=4, motion_check=1.5)
 
 
 def test_drop_new_parts_keeps_an_object_that_is_being_found_again():

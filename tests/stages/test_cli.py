@@ -111,6 +111,7 @@ OPTIONS = {
     "negative appearance update": (("--appearance-update", -1), "--appearance-update -1: frames between"),
     "edge window beyond the frame": (("--edge-refine", 1.5), "--edge-refine 1.5: a share of the frame's diagonal"),
     "negative refind area": (("--refind-area", -0.5), "--refind-area -0.5: a share of the object's given area"),
+    "motion check beyond the frame": (("--motion-check", 2), "--motion-check 2.0: a share of the frame's diagonal"),
     "working size under 16": (("--height", 8), "--height 8: the working size must be >= 16"),
     "no such device": (("--device", "tpu9"), "--device tpu9"),
     "unknown pathways": (("--pathways", "bogus"), "--pathways bogus: not one of slow, fast, slowfast"),

@@ -35,6 +35,8 @@ CASES = {
                                      "finetune.edge_refine: 2.0 must be in [0, 1]"),
     "negative refind area": ("finetune", "finetune.refind_area", -0.3,
                              "finetune.refind_area: -0.3 must be >= 0"),
+    "motion check beyond the frame": ("finetune", "finetune.motion_check", 2,
+                                      "finetune.motion_check: 2.0 must be in [0, 1]"),
     "negative appearance update": ("finetune", "finetune.appearance_update", -5,
                                    "finetune.appearance_update: -5 must be >= 0"),
     "text for a number": ("pretrain", "pretrain.lr", "fast", "pretrain.lr: expected a number, got 'fast'"),
