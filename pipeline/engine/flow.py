@@ -25,7 +25,7 @@ class FlowWarper:
         self.finest = None
         self.grid = None  # pixel coordinates of the last frame size, reused frame to frame
         self.last = None  # (frame, its gray image): the next call's prev_frame, as a rule
-        self.flow = None  # the last flow computed: (H, W, 2), each pixel's motion from prev_frame
+        self.flow = None  # the last flow: (H, W, 2), each pixel's offset to where it was in prev_frame
 
     def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""

@@ -341,17 +341,17 @@ class Propagator:
 
     ``motion_check``: an error check against the object's motion. A mask moves with its
     object; a leak taken in from the scene (a fence the horse jumps, banners behind a rider)
-    moves with the scene. The pixels of an object's mask that are new this frame (outside its
-    flow-warped previous mask) and whose flow is under half as far from the background's
-    around the object (the median over a ring 0.15 times the object's size wide, past a gap
-    of 0.05 times it) as from the object's own (the median over its previous mask's
-    interior), in connected
-    groups of at least :data:`MOVED_MIN` pixels, are dropped before they become the next
-    frame's prior; only where those two motions differ by at least ``motion_check`` times
-    the frame's diagonal in a frame (2 pixels at 854x480: an object moving as its
-    surroundings do, or a still camera on a still object, leaves motion nothing to tell). It catches what ``appearance_vote``
-    cannot, a leak while it is still attached to the object, and new pixels alone are
-    judged, so what the object already holds stays. 0: off.
+    moves with the scene. The pixels of an object's mask that are new this frame (outside
+    its flow-warped previous mask) and whose flow is under half as far from the scene's
+    motion around the object (the median over a ring 0.15 times the object's size wide, past
+    a gap of 0.05 times it) as from the object's own (the median over its previous mask's
+    interior), in connected groups of at least :data:`MOVED_MIN` pixels, are dropped before
+    they become the next frame's prior; only where those two motions differ by at least
+    ``motion_check`` times the frame's diagonal in a frame (2 pixels at 854x480: an object
+    moving as its surroundings do, or a still camera on a still object, leaves motion
+    nothing to tell). It catches what ``appearance_vote`` cannot, a leak while it is still
+    attached to the object; new pixels alone are judged, so what the object already holds
+    stays. 0: off.
     """
 
     UPDATE_VOTE = 0.85
@@ -600,18 +600,18 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.nd
 
 
 MOVED_MIN = 20  # pixels: smaller groups of new pixels are the flow's noise along an edge
-MOVED_NEARER = 0.5  # a pixel moves with the background when twice as near its motion as the object's
+MOVED_NEARER = 0.5  # moved with the scene: under this times as far from its motion as the object's
 
 
 def _drop_background_motion(fg: np.ndarray, prior: np.ndarray, ids: np.ndarray,
                             flow: np.ndarray, separation: float) -> bool:
     """Zero, in place, each object's foreground probability on the pixels of its mask
     (``ids``, the classes of ``fg``) that are new this frame (outside its ``prior``, the
-    flow-warped previous mask) and move with the background around the object rather than
-    with the object (:data:`MOVED_NEARER`; see :class:`Propagator`), in connected groups of at least
-    :data:`MOVED_MIN` pixels; only where the two motions differ by at least ``separation``
-    pixels. ``flow`` (h, w, 2): the frame's flow (:attr:`FlowWarper.flow`). Whether any
-    pixel was dropped."""
+    flow-warped previous mask) and move with the scene around the object rather than with
+    the object (:data:`MOVED_NEARER`; see :class:`Propagator`), in connected groups of at
+    least :data:`MOVED_MIN` pixels; only where the two motions differ by at least
+    ``separation`` pixels. ``flow`` (h, w, 2): the frame's flow (:attr:`FlowWarper.flow`).
+    Whether any pixel was dropped."""
     dropped = False
     for k, before in enumerate(prior):
         area = int(before.sum())
@@ -619,7 +619,7 @@ def _drop_background_motion(fg: np.ndarray, prior: np.ndarray, ids: np.ndarray,
             continue
         mask = ids == k + 1
         size = np.sqrt(area)
-        ring_width = max(2, int(round(0.15 * size)))  # the background around the object
+        ring_width = max(2, int(round(0.15 * size)))  # the scene around the object
         gap = max(1, int(round(0.05 * size)))  # the flow is blurred across the object's edge
         rows, cols = bounds(mask | before)
         box = (slice(max(rows.start - ring_width, 0), rows.stop + ring_width),
@@ -628,9 +628,9 @@ def _drop_background_motion(fg: np.ndarray, prior: np.ndarray, ids: np.ndarray,
         new = mask & ~before
         if new.sum() < MOVED_MIN:
             continue
-        core = cv2.erode(before.view(np.uint8), _disk(gap)) > 0
+        core = cv2.erode(before.view(np.uint8), _square(gap)) > 0
         union = (mask | before).view(np.uint8)
-        ring = (cv2.dilate(union, _disk(ring_width)) > 0) & ~(cv2.dilate(union, _disk(gap)) > 0)
+        ring = (cv2.dilate(union, _square(ring_width)) > 0) & ~(cv2.dilate(union, _square(gap)) > 0)
         if core.sum() < 16 or ring.sum() < 16:
             continue
         own, around = _median_flow(motion, core), _median_flow(motion, ring)
@@ -653,7 +653,7 @@ def _median_flow(flow: np.ndarray, where: np.ndarray) -> np.ndarray:
     return np.array([np.median(flow[..., c][where]) for c in range(2)], np.float32)
 
 
-def _disk(radius: int) -> np.ndarray:
+def _square(radius: int) -> np.ndarray:
     return np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
 
 
