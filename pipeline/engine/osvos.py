@@ -590,8 +590,7 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.nd
         if count <= 2:  # background and one part
             continue
         r = int(round(margin * np.sqrt(area)))
-        near = cv2.dilate(before.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) if r \
-            else before.astype(np.uint8)
+        near = cv2.dilate(before.astype(np.uint8), _square(r)) if r else before.astype(np.uint8)
         new = np.setdiff1d(np.arange(1, count), parts[near > 0])
         if len(new):
             fg[k][np.isin(parts, new)] = 0
@@ -621,15 +620,15 @@ def _drop_background_motion(fg: np.ndarray, prior: np.ndarray, ids: np.ndarray,
         size = np.sqrt(area)
         ring_width = max(2, int(round(0.15 * size)))  # the scene around the object
         gap = max(1, int(round(0.05 * size)))  # the flow is blurred across the object's edge
-        rows, cols = bounds(mask | before)
+        union = mask | before
+        rows, cols = bounds(union)
         box = (slice(max(rows.start - ring_width, 0), rows.stop + ring_width),
                slice(max(cols.start - ring_width, 0), cols.stop + ring_width))
-        mask, before, motion = mask[box], before[box], flow[box]
+        mask, before, union, motion = mask[box], before[box], union[box].view(np.uint8), flow[box]
         new = mask & ~before
         if new.sum() < MOVED_MIN:
             continue
         core = cv2.erode(before.view(np.uint8), _square(gap)) > 0
-        union = (mask | before).view(np.uint8)
         ring = (cv2.dilate(union, _square(ring_width)) > 0) & ~(cv2.dilate(union, _square(gap)) > 0)
         if core.sum() < 16 or ring.sum() < 16:
             continue
