@@ -5,8 +5,9 @@ A box is ``(cy, cx, side)`` in frame pixels: a square of ``side`` centred on the
 ``min_side``), so a small object (a far car) gets as many pixels as a large one; the output
 stride of the network then no longer limits small objects (on DAVIS 2016 the ground truth
 reduced to a 1/16 grid of a 128x224 frame scores J&F 0.21 on drift-chicane; around a crop of
-twice its box, 0.92). Crops are affine resamplings (OpenCV ``warpAffine``): frames bilinear,
-masks nearest; what lies outside the frame is black in frames and ``fill`` in masks.
+twice its box, 0.92). Crops are affine resamplings: frames bilinear (OpenCV ``warpAffine``),
+masks nearest (:func:`nearest_crop`); what lies outside the frame is black in frames and
+``fill`` in masks.
 """
 from __future__ import annotations
 
@@ -58,11 +59,39 @@ def crop_matrix(box: Box, size: int) -> np.ndarray:
 
 
 def crop(images: np.ndarray, box: Box, size: int, nearest: bool = False, fill: int = 0) -> np.ndarray:
-    """(T, H, W[, C]) -> (T, size, size[, C]) crops of one box."""
+    """(T, H, W[, C]) -> (T, size, size[, C]) crops of one box (``nearest``: see
+    :func:`nearest_crop`)."""
+    if nearest:
+        return nearest_crop(images, box, size, fill)
     m = crop_matrix(box, size)
-    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    return np.stack([cv2.warpAffine(im, m, (size, size), flags=flags, borderMode=cv2.BORDER_CONSTANT,
-                                    borderValue=fill) for im in images])
+    return np.stack([cv2.warpAffine(im, m, (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=fill) for im in images])
+
+
+def nearest_crop(images: np.ndarray, box: Box, size: int, fill: int = 0) -> np.ndarray:
+    """(T, H, W[, C]) -> (T, size, size[, C]) nearest-neighbour crops of one box, ``fill``
+    outside the frame: crop pixel ``j`` takes frame pixel ``floor(cx + (j - size / 2) * side /
+    size + 1/2)`` (and so for rows), the map of :func:`crop_matrix`, a position half-way
+    between two pixels taking the one after. Gathered by rows and columns, not by OpenCV's
+    ``warpAffine``, whose rounding of such ties changed between OpenCV 5.0 (fixed-point
+    sums: either way) and 5.1 (up); integer boxes and rational scales make ties common, and
+    crops of class maps then differed between the two. Computed as ``(cx * size + (j - size
+    / 2) * side)`` over ``size``, exact where the box's numbers are halves and integers."""
+    cy, cx, side = box
+    steps = (np.arange(size) - size / 2) * side
+    rows = np.floor((2 * (cy * size + steps) + size) / (2 * size)).astype(np.intp)
+    cols = np.floor((2 * (cx * size + steps) + size) / (2 * size)).astype(np.intp)
+    first = images[0]  # images: an array or a list of frames (whole frames never stacked)
+    h, w = first.shape[:2]
+    in_rows, in_cols = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
+    out = np.full((len(images), size, size) + first.shape[2:], fill, first.dtype)
+    if in_rows.any() and in_cols.any():
+        r0, r1 = np.flatnonzero(in_rows)[[0, -1]] + [0, 1]  # the rows and columns inside the
+        c0, c1 = np.flatnonzero(in_cols)[[0, -1]] + [0, 1]  # frame are runs (positions increase)
+        at = np.ix_(rows[r0:r1], cols[c0:c1])
+        for t, image in enumerate(images):
+            out[t, r0:r1, c0:c1] = image[at]
+    return out
 
 
 def paste(crop_map: np.ndarray, box: Box, frame_hw: tuple[int, int]) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Object-centred crops, propagation-error priors and the propagation dataset."""
+import cv2
 import numpy as np
 import pytest
 
 from pipeline.data.cache import decode
-from pipeline.data.crops import crop, jitter_box, object_box, paste
+from pipeline.data.crops import crop, crop_matrix, jitter_box, nearest_crop, object_box, paste
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, deform_prior
 from pipeline.registry import DATASETS, build
@@ -38,6 +39,46 @@ def test_outside_the_frame_is_black_in_frames_and_fill_in_masks():
     c = crop(frame, box, 20)
     assert c[0, 0, 0].tolist() == [0, 0, 0] and c[0, -1, -1].tolist() == [200, 200, 200]
     assert crop(np.ones((1, 40, 40), np.uint8), box, 20, nearest=True, fill=VOID)[0, 0, 0] == VOID
+
+
+def test_nearest_crop_takes_the_pixel_after_a_tie_whatever_the_opencv():
+    """Frame pixels' indices cropped: each crop pixel holds the index of the nearest frame
+    pixel, and a position exactly half-way between two (a box of side 50 resampled to 64:
+    column 48 samples x = 48.5) takes the one after, whichever OpenCV is installed (its
+    warpAffine rounded that tie down up to 5.0 and up from 5.1)."""
+    h, w = 96, 144
+    index = np.arange(h * w, dtype=np.int32).reshape(1, h, w)
+    box = (24.0, 36.0, 50.0)
+    got = nearest_crop(index, box, 64, fill=-1)[0]
+    positions = 36.0 + (np.arange(64) - 32) * 50 / 64
+    assert positions[48] == 48.5 and got[32, 48] % w == 49
+    inside = (positions >= -0.5) & (positions < w - 0.5)
+    assert np.array_equal(got[32, inside] % w, np.floor(positions[inside] + 0.5))
+    assert got[0, 0] == -1  # row 24 - 25 = -1 lies above the frame
+
+
+def test_nearest_crop_is_opencvs_nearest_away_from_ties():
+    """Away from ties (boxes of random real numbers; OpenCV samples at 1/1024 of a pixel, so
+    positions within 1/500 of a half are left out) the crop is OpenCV's nearest-neighbour
+    warpAffine of the same map, inside and outside the frame, with channels and frames."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (3, 60, 90, 2), np.uint8)
+    compared = total = 0
+    for _ in range(50):
+        box = (rng.uniform(-30, 90), rng.uniform(-30, 120), rng.uniform(8, 200))
+        size = int(rng.choice([16, 33, 64]))
+        m = crop_matrix(box, size)
+        expected = np.stack([cv2.warpAffine(im, m, (size, size), flags=cv2.INTER_NEAREST,
+                                            borderMode=cv2.BORDER_CONSTANT, borderValue=(7, 7))
+                             for im in images])
+        offsets = (np.arange(size) - size / 2) * box[2] / size
+        rows, cols = [np.abs((c + offsets) % 1 - 0.5) > 2e-3 for c in box[:2]]
+        away = np.ix_(rows, cols)
+        got = nearest_crop(images, box, size, fill=7)
+        assert np.array_equal(got[:, away[0], away[1]], expected[:, away[0], away[1]]), box
+        compared, total = compared + rows.sum() * cols.sum(), total + size * size
+    assert compared > 0.95 * total  # nearly every pixel is compared
+    assert (nearest_crop(images, (500.0, 500.0, 40.0), 16, fill=7) == 7).all()  # all outside
 
 
 def test_jitter_moves_and_scales_within_bounds():
