@@ -73,10 +73,12 @@ def nearest_crop(images: np.ndarray, box: Box, size: int, fill: int = 0) -> np.n
     outside the frame: crop pixel ``j`` takes frame pixel ``floor(cx + (j - size / 2) * side /
     size + 1/2)`` (and so for rows), the map of :func:`crop_matrix`, a position half-way
     between two pixels taking the one after. Gathered by rows and columns, not by OpenCV's
-    ``warpAffine``, whose rounding of such ties changed between OpenCV 5.0 (fixed-point
-    sums: either way) and 5.1 (up); integer boxes and rational scales make ties common, and
-    crops of class maps then differed between the two. Computed as ``(cx * size + (j - size
-    / 2) * side)`` over ``size``, exact where the box's numbers are halves and integers."""
+    nearest-neighbour ``warpAffine``, which rounds such ties differently in OpenCV 5.0.0.93
+    and 5.1.0.95 (the tie of ``tests/data/test_crops.py``: to pixel 48 and 49), and near ties
+    not exactly (a position 4e-4 under a half taken as the pixel after); integer boxes and
+    rational scales make ties common, and crops of class maps differed between the two.
+    Computed as ``(cx * size + (j - size / 2) * side)`` over ``size``, exact where the box's
+    numbers are halves and integers."""
     cy, cx, side = box
     steps = (np.arange(size) - size / 2) * side
     rows = np.floor((2 * (cy * size + steps) + size) / (2 * size)).astype(np.intp)

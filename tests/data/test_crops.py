@@ -45,7 +45,7 @@ def test_nearest_crop_takes_the_pixel_after_a_tie_whatever_the_opencv():
     """Frame pixels' indices cropped: each crop pixel holds the index of the nearest frame
     pixel, and a position exactly half-way between two (a box of side 50 resampled to 64:
     column 48 samples x = 48.5) takes the one after, whichever OpenCV is installed (its
-    warpAffine rounded that tie down up to 5.0 and up from 5.1)."""
+    warpAffine took pixel 48 there in 5.0.0.93 and 49 in 5.1.0.95)."""
     h, w = 96, 144
     index = np.arange(h * w, dtype=np.int32).reshape(1, h, w)
     box = (24.0, 36.0, 50.0)
@@ -58,9 +58,10 @@ def test_nearest_crop_takes_the_pixel_after_a_tie_whatever_the_opencv():
 
 
 def test_nearest_crop_is_opencvs_nearest_away_from_ties():
-    """Away from ties (boxes of random real numbers; OpenCV samples at 1/1024 of a pixel, so
-    positions within 1/500 of a half are left out) the crop is OpenCV's nearest-neighbour
-    warpAffine of the same map, inside and outside the frame, with channels and frames."""
+    """Away from ties (boxes of random real numbers; OpenCV rounds near ties inexactly, a
+    position 4e-4 under a half taken up, so positions within 1/500 of a half are left out) the
+    crop is OpenCV's nearest-neighbour warpAffine of the same map, inside and outside the
+    frame, with channels and frames."""
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (3, 60, 90, 2), np.uint8)
     compared = total = 0
