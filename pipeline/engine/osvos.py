@@ -313,7 +313,10 @@ class Propagator:
     does not (a car in smoke, a face turned away), low votes say more about the frame than
     about the parts, and every part is kept. It catches what the position check cannot: a
     leak taken in while it touched the object and left behind as the object moves on (a
-    fence the horse has jumped). 0 (off): no check, and no appearance features computed.
+    fence the horse has jumped). Parts smaller than ``SMALLEST_JUDGED`` pixels (one 8x8 cell
+    of the features, which cannot describe them) are neither judged nor dropped, and a mask
+    whose other parts are all that small costs no features. 0 (off): no check, and no
+    appearance features computed.
 
     ``refind_area``: how a lost object is found again, by its appearance. While an object's
     previous mask is empty, the whole frame is described as ``appearance_vote`` describes
@@ -355,6 +358,7 @@ class Propagator:
     """
 
     UPDATE_VOTE = 0.85
+    SMALLEST_JUDGED = 64  # pixels: a part smaller than one 8x8 cell of the appearance features
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
                  device: str = "cpu", flip: bool = False, bf16: bool = False,
@@ -524,8 +528,11 @@ class Propagator:
             parts = parts[box]
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
             largest = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
+            rest = [p for p in range(1, count) if p != largest
+                    and stats[p, cv2.CC_STAT_AREA] >= self.SMALLEST_JUDGED]
+            if not rest:
+                continue
             feats = self.appearance.features(frame[box])
-            rest = [p for p in range(1, count) if p != largest]
             votes = self.appearance.votes(feats, k + 1, parts, rest)
             # The largest-overlap part (most of the mask's cells) is matched only when its vote
             # can change what is dropped (a part's vote reads only its own cells and their
@@ -536,9 +543,8 @@ class Propagator:
             if not any(votes[p] < self.appearance_vote or (votes[p] >= 0.5 and overlap[p]) for p in rest):
                 continue
             votes |= self.appearance.votes(feats, k + 1, parts, [largest])
-            kept = max(range(1, count), key=lambda p: (overlap[p] * votes[p], overlap[p],
-                                                       stats[p, cv2.CC_STAT_AREA]))
-            unlike = [p for p in range(1, count) if p != kept and votes[p] < self.appearance_vote]
+            kept = max(votes, key=lambda p: (overlap[p] * votes[p], overlap[p], stats[p, cv2.CC_STAT_AREA]))
+            unlike = [p for p in votes if p != kept and votes[p] < self.appearance_vote]
             if unlike and votes[kept] >= 0.5:
                 fg[k][box][np.isin(parts, unlike)] = 0
                 dropped = True

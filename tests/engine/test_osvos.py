@@ -356,9 +356,12 @@ def _checker_on_foliage(num=8, h=96, w=144, gap=None):
     return np.stack(frames), np.stack(ids)
 
 
-def test_appearance_vote_drops_a_part_that_looks_like_the_background():
+def test_appearance_vote_drops_a_part_that_looks_like_the_background(monkeypatch):
     """The blob (in its crop's corner, on the background) is a separate part whose pixels
-    look like frame 0's background, not its object: dropped, the object kept as it is."""
+    look like frame 0's background, not its object: dropped, the object kept as it is. (The
+    blob is 20-63 pixels of these small frames, under the 64 that the check judges by
+    default: that rule is lifted here, and tested on its own below.)"""
+    monkeypatch.setattr(Propagator, "SMALLEST_JUDGED", 0)
     frames, ids = _checker_on_foliage()
     kept = propagate(PriorAndABlob(), frames, ids[0], clip_len=4)
     assert all((kept[t, :8] == 1).any() for t in range(1, 8))  # the blob enters and stays
@@ -469,6 +472,24 @@ def test_the_main_part_is_matched_only_when_its_vote_can_change_what_is_dropped(
     asked.clear()
     assert not check._drop_unlike_parts(frame, fg, prior, aggregate_argmax(fg))
     assert asked == [1, 1]
+
+
+def test_appearance_vote_leaves_parts_smaller_than_a_feature_cell_alone():
+    """A 5x5 speck that does not look like the object is neither judged nor dropped: with only
+    it beside the continuation no features are computed; beside the part that looks unlike
+    the object (8x8, one feature cell) that part alone is dropped."""
+    check, fg, prior, _ = _three_parts(1.0)
+    fg[0, 4:12, 30:38] = fg[0, 30:38, 4:12] = 0
+    fg[0, 50:55, 50:55] = 0.9
+    computed, features = [], check.appearance.features
+    check.appearance.features = lambda frame: computed.append(frame.shape) or features(frame)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    assert not check._drop_unlike_parts(frame, fg, prior, aggregate_argmax(fg))
+    assert computed == [] and (fg[0, 50:55, 50:55] == 0.9).all()
+    fg[0, 30:38, 4:12] = 0.9
+    assert check._drop_unlike_parts(frame, fg, prior, aggregate_argmax(fg))
+    assert len(computed) == 1 and (fg[0, 30:38, 4:12] == 0).all()
+    assert (fg[0, 50:55, 50:55] == 0.9).all() and (fg[0, 4:20, 4:20] == 0.9).all()
 
 
 def test_appearance_vote_has_no_say_where_the_object_does_not_look_like_itself():
