@@ -199,7 +199,7 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
         ckpt = tmp / f"{pathways}.pth"
         save_model(ckpt, build_segmenter(_profile_cfg(pathways)), _profile_cfg(pathways))
         # the two prediction switches on the default model only
-        for flags in ([], ["--no-flip"], ["--bf16"]) if pathways == "slowfast" else ([],):
+        for flags in ([], ["--flip"], ["--bf16"]) if pathways == "slowfast" else ([],):
             got = [_run(sfvos + ["--out", str(tmp / f"seg_{pathways}{''.join(flags)}_{i}"),
                                  "--steps", "0", *flags, "--checkpoint", str(ckpt)])
                    for i in range(runs)]
@@ -216,10 +216,9 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
     wall = statistics.median(g[0] for g in got)
     rows.append(f"| `segment --steps 0 --appearance-vote 0` (shipped parent), {shipped} | {n} | {wall:.1f} | "
                 f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
-    # every clip mirrored, as before 2026-12-01 (a fine-tuned network is sure of most clips;
-    # the parent as it is, above, of few, so --steps 0 mirrors nearly all of them anyway)
-    wall_all, rss = _run(sfvos + ["--out", str(tmp / "seg_ft_mirror_all"), "--flip-uncertain", "0"])
-    rows.append(f"| `segment --flip-uncertain 0` ({FinetuneConfig().steps} steps, shipped parent), {shipped} | "
+    # the test-time flip where a clip is uncertain, the default until 2026-12-02
+    wall_all, rss = _run(sfvos + ["--out", str(tmp / "seg_ft_flip"), "--flip"])
+    rows.append(f"| `segment --flip` ({FinetuneConfig().steps} steps, shipped parent), {shipped} | "
                 f"{n} | {wall_all:.1f} | {n / wall_all:.1f} | {rss:.0f} |")
     wall, rss = _run(sfvos + ["--out", str(tmp / "seg_ft")])
     rows.append(f"| `segment` (defaults: {FinetuneConfig().steps} steps, shipped parent), {shipped} | "

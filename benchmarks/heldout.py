@@ -16,7 +16,8 @@ without fine-tuning again.
 
 prints a Markdown table (a row per sequence, a column per seed, the means of the held-out
 fast-motion, held-out other, held-out and val sequences) and appends one JSON line per run to
-``<out>/runs.jsonl``. The fast-motion half is the sequences with DAVIS's FM attribute.
+``<out>/runs.jsonl`` (with each sequence's seconds of fine-tuning and prediction, and its
+mirror images and clips predicted). The fast-motion half is the sequences with DAVIS's FM attribute.
 
     PYTHONPATH=. python benchmarks/heldout.py --davis data/davis --cache data/cache \
         --summary runs/a/runs.jsonl runs/b/runs.jsonl
@@ -88,16 +89,17 @@ def run(davis: Path, cache: Path, checkpoint: Path, out: Path, cfg: FinetuneConf
     store = out / "finetuned"
     store.mkdir(parents=True, exist_ok=True)
     seqs = {s.name: s for s in list_sequences(davis, ("val",))}
-    seconds = {}
+    seconds, mirrored = {}, {}
     for name in seqs:
         frames, masks_small = load_arrays(cache, name)
         mask0 = read_mask(seqs[name].masks[0], seqs[name].year)
         ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
         labels0 = frame0_labels(masks_small[0], ids)
         model, ft_s = _finetuned(checkpoint, cfg, name, frames, labels0, store)
-        t0 = time.perf_counter()
+        t0, counts = time.perf_counter(), {}
         classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape,
-                            **cfg.predict_options())
+                            counts=counts, **cfg.predict_options())
+        mirrored[name] = (counts["mirrored"], counts["clips"])
         out_ids = classes_to_ids(classes, ids)
         out_ids[0] = np.where(mask0 == VOID, 0, mask0)
         write_sequence(results / name, out_ids)
@@ -108,7 +110,7 @@ def run(davis: Path, cache: Path, checkpoint: Path, out: Path, cfg: FinetuneConf
         st = s.stats()
         per.setdefault(s.sequence, []).append((float(st["J-Mean"]) + float(st["F-Mean"])) / 2)
     return {"label": label, "seed": seed, "per_sequence": {k: float(np.mean(v)) for k, v in per.items()},
-            "seconds": seconds}
+            "seconds": seconds, "mirrored": mirrored}
 
 
 def table(runs: list[dict], info: dict[str, dict]) -> str:

@@ -23,8 +23,9 @@ def main(
     frozen_scales: int = typer.Option(
         3, help="backbone scales that keep the checkpoint's weights while fine-tuning (0 = "
         "adapt them all: 3.5x slower steps, for networks that are not trained parents)"),
-    flip: bool = typer.Option(True, "--flip/--no-flip",
-                              help="average with the mirrored video's prediction"),
+    flip: bool = typer.Option(False, "--flip/--no-flip",
+                              help="average with the mirrored video's prediction (off: it no longer "
+                              "changes held-out J&F, README)"),
     flip_uncertain: float = typer.Option(
         0.1, help="with --flip, mirror only the clips uncertain on at least this share of their "
         "pixels (0 = every clip: up to 2x network time)"),
