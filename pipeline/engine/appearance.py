@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.data.crops import bounds
 from pipeline.models.efficientnet import TRUNK_ENDS, EfficientNetLite0
 from pipeline.models.fusion import fused_for_inference
 
@@ -61,10 +62,16 @@ def region(mask: np.ndarray, margin: int = 32) -> tuple[slice, slice]:
     ``mask``: their bounding box, ``margin`` pixels wider on each side (the features' context),
     its corners on the 16-pixel grid, so that its feature cells are the whole frame's (the
     same up to the zero padding at the region's edge, ``margin`` away from any part)."""
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape
-    y0, x0 = max(0, (ys.min() - margin) // 16 * 16), max(0, (xs.min() - margin) // 16 * 16)
-    y1, x1 = min(h, -(-(ys.max() + 1 + margin) // 16) * 16), min(w, -(-(xs.max() + 1 + margin) // 16) * 16)
+    rows, cols = bounds(mask)
+    return box_region(rows, cols, mask.shape, margin)
+
+
+def box_region(rows: slice, cols: slice, shape: tuple[int, int], margin: int = 32) -> tuple[slice, slice]:
+    """:func:`region` of a mask whose bounding rectangle (:func:`~pipeline.data.crops.bounds`)
+    is ``rows``, ``cols`` in a frame of ``shape``."""
+    h, w = shape
+    y0, x0 = max(0, (rows.start - margin) // 16 * 16), max(0, (cols.start - margin) // 16 * 16)
+    y1, x1 = min(h, -(-(rows.stop + margin) // 16) * 16), min(w, -(-(cols.stop + margin) // 16) * 16)
     return slice(int(y0), int(y1)), slice(int(x0), int(x1))
 
 

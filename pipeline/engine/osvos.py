@@ -40,7 +40,7 @@ from pipeline.data.davis import VOID
 from pipeline.data.photos import deformed_crops, paint_out
 from pipeline.data.priors import clip_priors, with_prior
 from pipeline.data.transforms import ClipAugment
-from pipeline.engine.appearance import AppearanceCheck, region
+from pipeline.engine.appearance import AppearanceCheck, box_region, region
 from pipeline.engine.config import ClipTraining
 from pipeline.engine.edges import class_argmax, snap_edges, snapped_probabilities
 from pipeline.engine.flow import FlowWarper
@@ -520,12 +520,16 @@ class Propagator:
         for k in range(len(fg)):
             if not prior[k].any():
                 continue
-            mask = (ids == k + 1).astype(np.uint8)
-            count, parts, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+            mask = (ids == k + 1).view(np.uint8)
+            rows_cols = bounds(mask)  # the parts are labelled in the mask's rectangle alone
+            if rows_cols is None:  # (raster order: the same labels as in the whole frame)
+                continue
+            count, inner, stats, _ = cv2.connectedComponentsWithStats(mask[rows_cols], connectivity=8)
             if count <= 2:
                 continue
-            box = region(mask)  # features around the object only: 2-4x cheaper than the frame
-            parts = parts[box]
+            box = box_region(*rows_cols, mask.shape)  # features around the object only: 2-4x
+            parts = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.int32)
+            parts[_within(rows_cols, box)] = inner  # cheaper than the frame's
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
             largest = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
             rest = [p for p in range(1, count) if p != largest
@@ -574,6 +578,12 @@ class Propagator:
         return (h / 2, w / 2, float(max(h, w))) if side >= max(h, w) else (cy, cx, side)
 
 
+def _within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
+    """The rectangle ``inner`` of a frame, in the coordinates of the rectangle ``outer`` that
+    holds it."""
+    return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
+
+
 def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``ids`` where each class that ``labels`` holds takes exactly its pixels there."""
     ids = ids.copy()
@@ -592,14 +602,22 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.nd
         area = int(before.sum())
         if not area:
             continue
-        count, parts = cv2.connectedComponents((ids == k + 1).astype(np.uint8), connectivity=8)
+        mask = (ids == k + 1).view(np.uint8)
+        box = bounds(mask)  # its parts labelled in its rectangle alone
+        if box is None:
+            continue
+        count, parts = cv2.connectedComponents(mask[box], connectivity=8)
         if count <= 2:  # background and one part
             continue
         r = int(round(margin * np.sqrt(area)))
-        near = cv2.dilate(before.astype(np.uint8), _square(r)) if r else before.astype(np.uint8)
+        h, w = mask.shape  # the prior dilated in the rectangle and the r pixels around it
+        wide = (slice(max(box[0].start - r, 0), min(box[0].stop + r, h)),
+                slice(max(box[1].start - r, 0), min(box[1].stop + r, w)))
+        near = before[wide].view(np.uint8)
+        near = (cv2.dilate(near, _square(r)) if r else near)[_within(box, wide)]
         new = np.setdiff1d(np.arange(1, count), parts[near > 0])
         if len(new):
-            fg[k][np.isin(parts, new)] = 0
+            fg[k][box][np.isin(parts, new)] = 0
             dropped = True
     return dropped
 
