@@ -134,6 +134,11 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "slowfast 4.41 -> 3.46 s a step (1.28x), slow alone 2.99 / 3.05 -> 2.60 / 2.44 s (1.19x). "
     "The same losses up to float rounding (`tests/models/test_segmenter.py`); the saved weights "
     "are contiguous. How much it saves depends on oneDNN's kernels for this CPU.",
+    "Test-time flip off by default (2026-12-02, a quality decision of the held-out protocol: "
+    "0.752 with and without it): the shipped parent fine-tuned on bus mirrored 279 of 299 "
+    "clips; propagation 72-81 ms a frame without the mirror images against 108-121 with them "
+    "(2-core AMD EPYC, one process, bus played to 300 frames). The motion check's flow distances "
+    "on the new pixels only and parts labelled in the mask's rectangle: the same masks.",
     "What bounds the end-to-end rate on 2 cores (the shipped parent, 80 frames, 8.2 s): "
     "imports 1.8 s (torch 0.8 s; mmengine.model pulls torch.distributed's optimizers, 0.65 s), "
     "reading the mp4 0.7 s, the network 2.5 s (32 ms per flipped pair), optical flow 0.7 s, "
