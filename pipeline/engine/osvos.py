@@ -520,16 +520,13 @@ class Propagator:
         for k in range(len(fg)):
             if not prior[k].any():
                 continue
-            mask = (ids == k + 1).view(np.uint8)
-            rows_cols = bounds(mask)  # the parts are labelled in the mask's rectangle alone
-            if rows_cols is None:  # (raster order: the same labels as in the whole frame)
+            found = _parts((ids == k + 1).view(np.uint8))
+            if found is None or found[1] <= 2:
                 continue
-            count, inner, stats, _ = cv2.connectedComponentsWithStats(mask[rows_cols], connectivity=8)
-            if count <= 2:
-                continue
-            box = box_region(*rows_cols, mask.shape)  # features around the object only: 2-4x
+            rect, count, inner, stats = found
+            box = box_region(*rect, ids.shape)  # features around the object only: 2-4x cheaper
             parts = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.int32)
-            parts[_within(rows_cols, box)] = inner  # cheaper than the frame's
+            parts[_within(rect, box)] = inner
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
             largest = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
             rest = [p for p in range(1, count) if p != largest
@@ -578,6 +575,18 @@ class Propagator:
         return (h / 2, w / 2, float(max(h, w))) if side >= max(h, w) else (cy, cx, side)
 
 
+def _parts(mask: np.ndarray) -> tuple[tuple[slice, slice], int, np.ndarray, np.ndarray] | None:
+    """The connected parts (8-connected) of an (H, W) uint8 ``mask``, labelled in its bounding
+    rectangle alone (raster order: the labels the whole frame would get, for less work): the
+    rectangle, the number of labels with the background's, the labels there and cv2's stats
+    of each label; ``None`` when ``mask`` is empty."""
+    rect = bounds(mask)
+    if rect is None:
+        return None
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask[rect], connectivity=8)
+    return rect, count, labels, stats
+
+
 def _within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
     """The rectangle ``inner`` of a frame, in the coordinates of the rectangle ``outer`` that
     holds it."""
@@ -602,15 +611,12 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.nd
         area = int(before.sum())
         if not area:
             continue
-        mask = (ids == k + 1).view(np.uint8)
-        box = bounds(mask)  # its parts labelled in its rectangle alone
-        if box is None:
+        found = _parts((ids == k + 1).view(np.uint8))
+        if found is None or found[1] <= 2:  # background and one part
             continue
-        count, parts = cv2.connectedComponents(mask[box], connectivity=8)
-        if count <= 2:  # background and one part
-            continue
+        box, count, parts, _ = found
         r = int(round(margin * np.sqrt(area)))
-        h, w = mask.shape  # the prior dilated in the rectangle and the r pixels around it
+        h, w = ids.shape  # the prior dilated in the mask's rectangle and the r pixels around it
         wide = (slice(max(box[0].start - r, 0), min(box[0].stop + r, h)),
                 slice(max(box[1].start - r, 0), min(box[1].stop + r, w)))
         near = before[wide].view(np.uint8)
