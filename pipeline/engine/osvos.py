@@ -521,7 +521,7 @@ class Propagator:
             if not prior[k].any():
                 continue
             found = _parts((ids == k + 1).view(np.uint8))
-            if found is None or found[1] <= 2:
+            if found is None:
                 continue
             rect, count, inner, stats = found
             box = box_region(*rect, ids.shape)  # features around the object only: 2-4x cheaper
@@ -579,12 +579,18 @@ def _parts(mask: np.ndarray) -> tuple[tuple[slice, slice], int, np.ndarray, np.n
     """The connected parts (8-connected) of an (H, W) uint8 ``mask``, labelled in its bounding
     rectangle alone (raster order: the labels the whole frame would get, for less work): the
     rectangle, the number of labels with the background's, the labels there and cv2's stats
-    of each label; ``None`` when ``mask`` is empty."""
+    of each label; ``None`` when ``mask`` is empty or in one part (nothing to drop)."""
     rect = bounds(mask)
     if rect is None:
         return None
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask[rect], connectivity=8)
-    return rect, count, labels, stats
+    return (rect, count, labels, stats) if count > 2 else None
+
+
+def _grown(rect: tuple[slice, slice], r: int) -> tuple[slice, slice]:
+    """The rectangle ``rect`` of a frame, ``r`` pixels wider on each side (cut at the frame's
+    top and left edges; slicing cuts the others)."""
+    return tuple(slice(max(s.start - r, 0), s.stop + r) for s in rect)
 
 
 def _within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[slice, slice]:
@@ -612,13 +618,11 @@ def _drop_new_parts(fg: np.ndarray, prior: np.ndarray, margin: float, ids: np.nd
         if not area:
             continue
         found = _parts((ids == k + 1).view(np.uint8))
-        if found is None or found[1] <= 2:  # background and one part
+        if found is None:
             continue
         box, count, parts, _ = found
         r = int(round(margin * np.sqrt(area)))
-        h, w = ids.shape  # the prior dilated in the mask's rectangle and the r pixels around it
-        wide = (slice(max(box[0].start - r, 0), min(box[0].stop + r, h)),
-                slice(max(box[1].start - r, 0), min(box[1].stop + r, w)))
+        wide = _grown(box, r)  # the prior dilated in the mask's rectangle and r pixels around it
         near = before[wide].view(np.uint8)
         near = (cv2.dilate(near, _square(r)) if r else near)[_within(box, wide)]
         new = np.setdiff1d(np.arange(1, count), parts[near > 0])
@@ -651,9 +655,7 @@ def _drop_background_motion(fg: np.ndarray, prior: np.ndarray, ids: np.ndarray,
         ring_width = max(2, int(round(0.15 * size)))  # the scene around the object
         gap = max(1, int(round(0.05 * size)))  # the flow is blurred across the object's edge
         union = mask | before
-        rows, cols = bounds(union)
-        box = (slice(max(rows.start - ring_width, 0), rows.stop + ring_width),
-               slice(max(cols.start - ring_width, 0), cols.stop + ring_width))
+        box = _grown(bounds(union), ring_width)
         mask, before, union, motion = mask[box], before[box], union[box].view(np.uint8), flow[box]
         new = mask & ~before
         if new.sum() < MOVED_MIN:
