@@ -7,12 +7,18 @@ again. A forward pass of the segmenter allocates tens of MB this way, and on a s
 refaulting is a visible part of its time (BENCHMARKS.md, "Where the time of propagation
 goes"). Keeping freed memory in the process removes it; the cost is that the process's
 resident memory stays at its peak instead of shrinking between passes.
+
+:func:`core_for_flow`: propagation computes the next frame's optical flow on a worker thread
+while the network runs (:meth:`pipeline.engine.flow.FlowWarper.ahead`); on a CPU, the
+network's threads leave one core to it.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 # mallopt parameters (glibc's malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
@@ -34,3 +40,23 @@ def retain_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return all(mallopt(param, value) == 1 for param, value in (
         (_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX), (_M_TRIM_THRESHOLD, _KEEP), (_M_TOP_PAD, 64 << 20)))
+
+
+@contextmanager
+def core_for_flow(device: str = "cpu") -> Iterator[None]:
+    """On a CPU, torch's intra-op threads one fewer (at least one) within the block, so that
+    the flow thread of propagation has a core of its own rather than taking turns with the
+    network's spin-waiting threads; the count is restored after. Nothing changes on a GPU.
+    (Float sums may round differently with another thread count; the masks of the bus
+    benchmark did not change, BENCHMARKS.md.)"""
+    import torch
+
+    threads = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or threads < 2:
+        yield
+        return
+    torch.set_num_threads(threads - 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

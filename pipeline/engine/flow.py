@@ -6,6 +6,8 @@ propagation leaves the network only the errors to fix.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -26,23 +28,67 @@ class FlowWarper:
         self.grid = None  # pixel coordinates of the last frame size, reused frame to frame
         self.last = None  # (frame, its gray image): the next call's prev_frame, as a rule
         self.flow = None  # the last flow: (H, W, 2), each pixel's offset to where it was in prev_frame
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: tuple[np.ndarray, np.ndarray, Future] | None = None  # see ahead()
+
+    def ahead(self, prev_frame: np.ndarray, frame: np.ndarray) -> None:
+        """Start the flow of the next pair on a worker thread, to overlap whatever the caller
+        does next (the network); :meth:`backward_maps` of exactly these two arrays (the same
+        objects) takes it from there. DIS releases the GIL, so on two cores it and the
+        network run side by side. The same flow as without: the same function on the same
+        images, only earlier."""
+        if self._ahead is not None and self._ahead[0] is prev_frame and self._ahead[1] is frame:
+            return  # already under way
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="sfvos-flow")
+        self._wait()
+        prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else None
+        self._set_finest(frame.shape[:2])
+        self._ahead = (prev_frame, frame, self._pool.submit(self._calc, prev_frame, frame, prev_gray))
+
+    def close(self) -> None:
+        """Wait for a flow started by :meth:`ahead` and stop its thread (idempotent)."""
+        self._wait()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""
-        finest = finest_scale(frame.shape[:2])
-        if finest != self.finest:
-            self.dis.setFinestScale(finest)
-            self.finest = finest
-        gray = _gray(frame)
-        prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else _gray(prev_frame)
+        if self._ahead is not None and self._ahead[0] is prev_frame and self._ahead[1] is frame:
+            gray, flow = self._ahead[2].result()
+            self._ahead = None
+        else:
+            self._wait()  # one DIS at a time: it keeps state between calls
+            self._set_finest(frame.shape[:2])
+            prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else None
+            gray, flow = self._calc(prev_frame, frame, prev_gray)
         self.last = (frame, gray)
-        flow = self.dis.calc(gray, prev_gray, None)  # frame -> prev_frame
         self.flow = flow
         h, w = flow.shape[:2]
         if self.grid is None or self.grid[0].shape != (h, w):
             self.grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         gx, gy = self.grid
         return gx + flow[..., 0], gy + flow[..., 1]
+
+    def _set_finest(self, frame_hw: tuple[int, int]) -> None:
+        finest = finest_scale(frame_hw)
+        if finest != self.finest:
+            self.dis.setFinestScale(finest)
+            self.finest = finest
+
+    def _calc(self, prev_frame: np.ndarray, frame: np.ndarray,
+              prev_gray: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(gray of ``frame``, the flow frame -> prev_frame)."""
+        gray = _gray(frame)
+        return gray, self.dis.calc(gray, _gray(prev_frame) if prev_gray is None else prev_gray, None)
+
+    def _wait(self) -> None:
+        """Let a flow started by :meth:`ahead` finish (its result is dropped; errors too, as
+        the same call on the main thread would raise them again)."""
+        if self._ahead is not None:
+            self._ahead[2].exception()
+            self._ahead = None
 
     def warp(self, prev_maps: np.ndarray, prev_frame: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """(K, H, W) float32 maps of ``prev_frame`` -> the same maps at ``frame``, bilinear."""

@@ -25,7 +25,10 @@ longer changes the held-out score (README, "The test-time flip where it matters"
 """
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -46,6 +49,7 @@ from pipeline.engine.edges import class_argmax, snap_edges, snapped_probabilitie
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
 from pipeline.models.fusion import fused_for_inference
+from pipeline.runtime import core_for_flow
 from pipeline.registry import TRANSFORMS, build
 
 
@@ -402,6 +406,8 @@ class Propagator:
         self.predicted = 0  # frames predicted so far
         self.areas: dict[int, int] = {}  # per class: its area where its mask was given
         self.appearance = AppearanceCheck() if appearance_vote or refind_area else None
+        self._behind: ThreadPoolExecutor | None = None  # the appearance memory's update
+        self._updating: Future | None = None
         self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
         self.warper = FlowWarper()
         self.keep = max(self.spec.span - 1, 1)  # the clip's past, and at least the last frame
@@ -410,9 +416,8 @@ class Propagator:
         self.boxes: list = []  # per object: its crop box, kept where the prior is empty
         self.num_objects = 0
 
-    @torch.no_grad()
     def step(self, frame: np.ndarray, labels: np.ndarray | None = None,
-             labels_out: np.ndarray | None = None) -> np.ndarray:
+             labels_out: np.ndarray | None = None, upcoming: np.ndarray | None = None) -> np.ndarray:
         """The classes of ``frame`` (h, w, 3) uint8 at ``out_size``.
 
         ``labels`` (h, w): given classes for this frame (the first frame's mask, or a later
@@ -420,27 +425,45 @@ class Propagator:
         tracked, a known one is reset), the other objects are propagated as usual.
         ``labels_out``: the same mask at ``out_size`` (a user's mask at the video's size),
         so that the answer at its frame is exactly it there too, not its resized copy.
+        ``upcoming``: the next frame, if the caller has it (the array it will pass as the next
+        ``frame``, the same object): the flow to it is computed on a worker thread while this
+        frame's network runs (:meth:`FlowWarper.ahead`); the same masks either way. Call
+        :meth:`close` when done.
         """
+        return self.advance(frame, labels, labels_out, upcoming)()
+
+    @torch.no_grad()
+    def advance(self, frame: np.ndarray, labels: np.ndarray | None = None,
+                labels_out: np.ndarray | None = None,
+                upcoming: np.ndarray | None = None) -> Callable[[], np.ndarray]:
+        """:meth:`step`, but what it returns is drawn by the function returned here (the
+        edges moved onto the frame's, the classes brought to ``out_size``): the next frame
+        needs none of it, so a caller may draw it on another thread, beside the next frame's
+        work. The function may be called at any time, once."""
         h, w = frame.shape[:2]
-        out_size = tuple(self.out_size or (h, w))
         if not self.frames and labels is None:
             raise ValueError("the first frame needs its mask (labels)")
-        ids, fg = (self._predict(frame) if self.frames and self.num_objects
+        ids, fg = (self._predict(frame, upcoming) if self.frames and self.num_objects
                    else (np.zeros((h, w), np.uint8), None))
         if labels is not None:
             ids, fg = self._given(ids, labels, frame), None
+        if upcoming is not None:
+            self.warper.ahead(frame, upcoming)  # (nothing new where _predict started it)
         self.frames = (self.frames + [frame])[-self.keep:]
         self.ids = (self.ids + [ids])[-self.keep:]
-        classes = self.num_objects + 1
-        if fg is None:  # given, not predicted
-            out = _resize_ids(ids, out_size)
-        elif out_size == (h, w):
-            out = snap_edges(frame, ids, classes, self.edge_refine) if self.edge_refine else ids
-        else:
-            probs = (snapped_probabilities(frame, ids, classes, self.edge_refine)
-                     if self.edge_refine else aggregate(fg))
-            out = _upsampled_argmax(probs, out_size)
-        return out if labels_out is None else _overridden(out, labels_out)
+        return functools.partial(_drawn, frame, ids, fg, self.num_objects + 1,
+                                 tuple(self.out_size or (h, w)), self.edge_refine, labels_out)
+
+    def close(self) -> None:
+        """Stop the worker threads (the flow's, :meth:`step`'s ``upcoming``; the appearance
+        memory's update); an error of the update is raised here."""
+        self.warper.close()
+        try:
+            self._appearance_updated()
+        finally:
+            if self._behind is not None:
+                self._behind.shutdown()
+                self._behind = None
 
     def _given(self, ids: np.ndarray, labels: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """``ids`` with the classes of ``labels`` set from it; new classes get their boxes
@@ -455,14 +478,18 @@ class Propagator:
         given = [int(k) for k in np.unique(labels) if k not in (0, VOID)]
         self.areas.update({k: int((ids == k).sum()) for k in given})
         if self.appearance is not None:
+            self._appearance_updated()
             self.appearance.remember(frame, ids, given)
         return ids
 
-    def _predict(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Classes (h, w) and per-object foreground probabilities (K, h, w) of ``frame``."""
+    def _predict(self, frame: np.ndarray, upcoming: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Classes (h, w) and per-object foreground probabilities (K, h, w) of ``frame``
+        (the flow to ``upcoming`` started once this frame's is done)."""
         (h, w), k_count = frame.shape[:2], self.num_objects
         prev = np.stack([(self.ids[-1] == k) for k in range(1, k_count + 1)]).astype(np.float32)
         prior = self.warper.warp(prev, self.frames[-1], frame) > 0.5
+        if upcoming is not None:
+            self.warper.ahead(frame, upcoming)
         past = self.spec.indices(len(self.frames), len(self.frames) + 1)[:-1]
         clip = [self.frames[i] for i in past] + [frame]  # whole frames: cropped, never copied
         past_ids = [self.ids[i] for i in past]
@@ -470,6 +497,7 @@ class Propagator:
         for k in range(k_count):
             box = self.spec.box(prior[k])
             if box is None and self.refind_area:
+                self._appearance_updated()
                 if whole is None:  # the whole frame's features, once for every lost object
                     whole = self.appearance.features(frame)
                 found = self._refind(whole, k + 1, ~prior.any(0))
@@ -494,12 +522,26 @@ class Propagator:
             ids = aggregate_argmax(fg)
         self.predicted += 1
         if self.appearance_update and self.predicted % self.appearance_update == 0:
-            self._update_appearance(frame, ids)
+            self._appearance_updated()
+            if self._behind is None:
+                self._behind = ThreadPoolExecutor(1, thread_name_prefix="sfvos-appearance")
+            self._updating = self._behind.submit(self._update_appearance, frame, ids)
         return ids, fg
 
+    def _appearance_updated(self) -> None:
+        """Wait for the appearance memory's update started at an earlier frame (its error is
+        raised here): every use of the memory waits for it first, so the checks see what
+        they would had the update run in turn."""
+        updating, self._updating = self._updating, None
+        if updating is not None:
+            updating.result()
+
+    @torch.no_grad()
     def _update_appearance(self, frame: np.ndarray, ids: np.ndarray) -> None:
         """Add this frame's view of each object whose mask looks like it (at least
-        ``UPDATE_VOTE`` of its pixels) to the appearance check's memory."""
+        ``UPDATE_VOTE`` of its pixels) to the appearance check's memory. It runs on a worker
+        thread, beside the next frames' network (their masks do not need it), until
+        :meth:`_appearance_updated`."""
         for k in range(1, self.num_objects + 1):
             mask = ids == k
             if k not in self.appearance.refs or not mask.any():
@@ -534,6 +576,7 @@ class Propagator:
             if not rest:
                 continue
             feats = self.appearance.features(frame[box])
+            self._appearance_updated()
             votes = self.appearance.votes(feats, k + 1, parts, rest)
             # The largest-overlap part (most of the mask's cells) is matched only when its vote
             # can change what is dropped (a part's vote reads only its own cells and their
@@ -573,6 +616,22 @@ class Propagator:
         cy, cx, side = box
         side = side * self.search_growth
         return (h / 2, w / 2, float(max(h, w))) if side >= max(h, w) else (cy, cx, side)
+
+
+def _drawn(frame: np.ndarray, ids: np.ndarray, fg: np.ndarray | None, classes: int,
+           out_size: tuple[int, int], edge_refine: float,
+           labels_out: np.ndarray | None) -> np.ndarray:
+    """What :meth:`Propagator.step` returns for a frame whose class map (at the working size)
+    is ``ids``, with its ``fg`` (``None``: given, not predicted)."""
+    h, w = ids.shape
+    if fg is None:
+        out = _resize_ids(ids, out_size)
+    elif out_size == (h, w):
+        out = snap_edges(frame, ids, classes, edge_refine) if edge_refine else ids
+    else:
+        probs = snapped_probabilities(frame, ids, classes, edge_refine) if edge_refine else aggregate(fg)
+        out = _upsampled_argmax(probs, out_size)
+    return out if labels_out is None else _overridden(out, labels_out)
 
 
 def _parts(mask: np.ndarray) -> tuple[tuple[slice, slice], int, np.ndarray, np.ndarray] | None:
@@ -735,11 +794,16 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
                             refind_area, appearance_update, flip_uncertain, edge_refine,
                             motion_check)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
-    out[0] = propagator.step(frames[0], labels0)
-    for t in range(1, len(frames)):
-        out[t] = propagator.step(frames[t])
-        if progress is not None:
-            progress.update(1)
+    frames = list(frames)  # one array object per frame: `upcoming` is matched by identity
+    with core_for_flow(device):
+        try:
+            for t in range(len(frames)):
+                upcoming = frames[t + 1] if t + 1 < len(frames) else None
+                out[t] = propagator.step(frames[t], labels0 if t == 0 else None, upcoming=upcoming)
+                if t and progress is not None:
+                    progress.update(1)
+        finally:
+            propagator.close()
     if counts is not None:
         counts.update(clips=propagator.clips, mirrored=propagator.mirrored)
     return out

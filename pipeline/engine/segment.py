@@ -13,13 +13,15 @@ input or the mask.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -33,6 +35,7 @@ from pipeline.engine.video_input import (SegmentError, VideoSource,  # noqa: F40
 from pipeline.engine.vos import load_segmenter
 from pipeline.errors import ConfigError, TrainingDivergedError
 from pipeline.fileio import atomic_dir, atomic_path, exclusive_lock, write_csv_atomic
+from pipeline.runtime import core_for_flow
 from pipeline.visualize import blend, mp4_writer
 
 MARKER = ".sfvos-segment.json"
@@ -77,19 +80,24 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
         t1 = time.perf_counter()
         propagator = Propagator(model, cfg.clip_len, head[0].shape[:2], device,
                                 **cfg.predict_options())
-        with ResultWriter(tmp, source.fps, per_object) as writer, \
+        pairs = ((frame, resize_frames(frame[None], size)[0]) for frame in itertools.chain(head, frames))
+        with ResultWriter(tmp, source.fps, per_object) as writer, core_for_flow(device), \
                 tqdm(total=source.declared, desc="segment", unit="frame") as bar:
-            for t, frame in enumerate(itertools.chain(head, frames)):
-                given = first if t == 0 else (_read_mask(masks[t], frame.shape[:2], height, width)
-                                              if t in masks else None)
-                if given is not None:
-                    objects.add(given.ids, t, writer)
-                small = resize_frames(frame[None], size)[0]
-                ids = objects.ids(propagator.step(small) if given is None else
-                                  propagator.step(small, objects.classes(given.small),
-                                                  objects.classes(given.ids)))
-                writer.write(t, frame, ids, objects.order)
-                bar.update(1)
+            try:
+                for t, ((frame, small), upcoming) in enumerate(with_next(pairs)):
+                    given = first if t == 0 else (_read_mask(masks[t], frame.shape[:2], height, width)
+                                                  if t in masks else None)
+                    if given is not None:
+                        objects.add(given.ids, t, writer)
+                    upcoming = None if upcoming is None else upcoming[1]
+                    drawn = (propagator.advance(small, upcoming=upcoming) if given is None else
+                             propagator.advance(small, objects.classes(given.small),
+                                                objects.classes(given.ids), upcoming))
+                    order = list(objects.order)  # drawn on the writer's thread
+                    writer.write(t, frame, functools.partial(_drawn_ids, drawn, order), order)
+                    bar.update(1)
+            finally:
+                propagator.close()
         num_frames = t + 1
         late = [n for n in masks if n >= num_frames]
         if late:
@@ -103,6 +111,25 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
             "fps": num_frames / (t2 - t0), "finetune_s": t1 - t0, "predict_s": t2 - t1,
             "predict_fps": num_frames / max(t2 - t1, 1e-9),
             "final_loss": losses[-1] if losses else None}
+
+
+def _drawn_ids(drawn: Callable[[], np.ndarray], order: list[int]) -> np.ndarray:
+    """The ids of the classes ``drawn()`` returns (:meth:`Propagator.advance`)."""
+    return classes_to_ids(drawn(), order)
+
+
+def with_next(items: Iterable) -> Iterator[tuple]:
+    """``(item, next item)`` pairs of ``items``, ``None`` after the last: the next frame is
+    read one step early, so that its flow can start while this one's network runs."""
+    it = iter(items)
+    try:
+        item = next(it)
+    except StopIteration:
+        return
+    for upcoming in it:
+        yield item, upcoming
+        item = upcoming
+    yield item, None
 
 
 def _mask_list(mask_path) -> list[tuple[int, Path]]:
@@ -158,19 +185,33 @@ class ObjectClasses:
 class ResultWriter:
     """Writes one frame's results at a time into the (empty) folder ``out``: its palette PNG,
     its overlay frame of ``overlay.mp4``, its row of ``areas.csv`` (written at the end) and,
-    with ``per_object``, ``object_<id>/<frame>.png`` (0/255) per object."""
+    with ``per_object``, ``object_<id>/<frame>.png`` (0/255) per object.
+
+    A frame is written on a worker thread while the next one is segmented (PNG compression,
+    the overlay's blend and x264 release the GIL); at most one frame is pending, and an error
+    in writing it is raised by the next call (or at the end of the block). The files are the
+    same as written in turn."""
 
     def __init__(self, out: Path, fps: float, per_object: bool):
         self.out, self.fps, self.per_object = Path(out), fps, per_object
         self.areas: list[dict] = []
         self.stack = ExitStack()
+        self._pending = None  # the frame being written
 
     def __enter__(self) -> "ResultWriter":
         self.append = self.stack.enter_context(mp4_writer(self.out / "overlay.mp4", self.fps))
+        pool = self.stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="sfvos-write"))
+        self.submit = pool.submit
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stack.__exit__(*exc)
+        try:
+            if exc[0] is None:
+                self._done()
+            elif self._pending is not None:
+                self._pending.exception()  # the error being raised says more
+        finally:
+            self.stack.__exit__(*exc)
         if exc[0] is None:
             objects = sorted({k for row in self.areas for k in row})
             write_csv_atomic(self.out / "areas.csv", ["frame"] + [f"object_{k}" for k in objects],
@@ -178,16 +219,31 @@ class ResultWriter:
 
     def new_object(self, k: int, frame: int) -> None:
         """Object ``k`` is tracked from ``frame`` on: empty masks before it."""
+        self._done()
         if self.per_object:
             (self.out / f"object_{k}").mkdir()
             for t in range(frame):
-                write_binary_png(self.out / f"object_{k}" / f"{t:05d}.png", np.zeros_like(self._last))
+                write_binary_png(self.out / f"object_{k}" / f"{t:05d}.png", np.zeros(self._size, bool))
 
-    def write(self, t: int, frame: np.ndarray, ids: np.ndarray, objects: list[int]) -> None:
+    def write(self, t: int, frame: np.ndarray, ids: np.ndarray | Callable[[], np.ndarray],
+              objects: list[int]) -> None:
+        """Frame ``t``'s results: its ids (H, W) at the frame's size, or a function that
+        returns them (called on the worker thread: :meth:`Propagator.advance`'s drawing)."""
+        self._done()
+        self._size = frame.shape[:2]
+        self._pending = self.submit(self._write, t, frame, ids, list(objects))
+
+    def _done(self) -> None:
+        """Wait for the pending frame; its error, if any, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, t: int, frame: np.ndarray, ids, objects: list[int]) -> None:
+        ids = ids() if callable(ids) else ids
         write_palette_png(self.out / f"{t:05d}.png", ids)
         self.append(blend(frame[None], ids[None])[0])
         self.areas.append({k: int((ids == k).sum()) for k in objects})
-        self._last = ids
         if self.per_object:
             for k in objects:
                 if not (self.out / f"object_{k}").is_dir():

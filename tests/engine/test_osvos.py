@@ -119,6 +119,67 @@ def test_the_flow_reuses_the_last_frames_gray_image_only_for_that_frame():
             np.testing.assert_array_equal(got, expected)
 
 
+def test_a_flow_started_ahead_is_the_flow_of_that_pair_and_only_of_it():
+    frames, _ = _moving_squares(num=5)
+    warper = FlowWarper()
+    try:
+        for a, b, ahead in [(0, 1, (1, 2)), (1, 2, (2, 3)), (2, 4, None), (4, 3, (3, 3))]:
+            # (2, 4) after the flow of (2, 3) was started: that one is dropped, not used
+            got = warper.backward_maps(frames[a], frames[b])
+            fresh = FlowWarper().backward_maps(frames[a].copy(), frames[b].copy())
+            for g, e in zip(got, fresh):
+                np.testing.assert_array_equal(g, e)
+            assert warper._ahead is None
+            if ahead is not None:
+                warper.ahead(frames[ahead[0]], frames[ahead[1]])
+                warper.ahead(frames[ahead[0]], frames[ahead[1]])  # the same pair: nothing new
+    finally:
+        warper.close()
+    assert warper._pool is None and warper._ahead is None
+
+
+def test_core_for_flow_leaves_one_core_to_the_flow_and_restores_the_threads():
+    from pipeline.runtime import core_for_flow
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with core_for_flow("cpu"):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        with core_for_flow("cpu"):
+            assert torch.get_num_threads() == 1  # never 0
+        torch.set_num_threads(2)
+        with pytest.raises(KeyError), core_for_flow("cpu"):
+            raise KeyError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_propagation_with_the_next_frame_ahead_gives_the_same_masks():
+    """The flow of the next pair computed on a worker thread while the frame's network runs:
+    the same classes at every frame, a mask given at a later frame included."""
+    frames, ids = _moving_squares()
+    frames = list(frames)
+    first = np.where(ids[0] == 2, 0, ids[0])
+    given = {0: first, 4: ids[4]}
+
+    def run(ahead):
+        prop = Propagator(PriorCopier(), clip_len=4, drop_new_parts=True, motion_check=0.01)
+        try:
+            return [prop.step(f, given.get(t), upcoming=frames[t + 1] if ahead and t + 1 < len(frames) else None)
+                    for t, f in enumerate(frames)]
+        finally:
+            prop.close()
+
+    alone, ahead = run(False), run(True)
+    assert (ahead[-1] == 2).any()
+    for t, (a, b) in enumerate(zip(alone, ahead)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {t}")
+
+
 def test_a_propagator_streams_frames_and_takes_an_object_at_a_later_frame():
     """One frame at a time, as propagate(); a mask at frame 3 adds object 2 (absent from frame
     0's mask) and moves object 1 back where that mask says (a correction)."""

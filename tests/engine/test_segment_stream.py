@@ -105,3 +105,42 @@ def test_a_long_video_streams_in_constant_memory(tmp_path, checkpoint):
         assert len(list((tmp_path / f"out{n}").glob("*.png"))) == n
     print(peaks)
     assert peaks[200] < 1.1 * peaks[20], peaks
+
+
+def test_with_next_pairs_each_item_with_the_one_after_it():
+    from pipeline.engine.segment import with_next
+
+    assert list(with_next(iter("abc"))) == [("a", "b"), ("b", "c"), ("c", None)]
+    assert list(with_next([1])) == [(1, None)] and list(with_next([])) == []
+
+
+def test_the_writer_writes_behind_and_raises_a_failed_frame(tmp_path, monkeypatch):
+    """Frames are written on a worker thread, in order; an error writing one is raised by the
+    next call (or at the end), not lost."""
+    import pytest
+
+    import pipeline.engine.segment as segment
+
+    ids = np.zeros((16, 24), np.uint8)
+    ids[4:10, 6:12] = 3
+    frame = np.full((16, 24, 3), 90, np.uint8)
+    with segment.ResultWriter(tmp_path, 10.0, per_object=True) as writer:
+        for t in range(3):
+            writer.write(t, frame, np.roll(ids, t, axis=1), [3])
+    assert sorted(p.name for p in tmp_path.glob("0*.png")) == ["00000.png", "00001.png", "00002.png"]
+    for t in range(3):
+        assert np.array_equal(read_mask_as_ids(tmp_path / f"{t:05d}.png"), np.roll(ids, t, axis=1))
+    assert (tmp_path / "areas.csv").read_text().splitlines() == ["frame,object_3", "0,36", "1,36", "2,36"]
+
+    def broken(path, ids):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(segment, "write_palette_png", broken)
+    out = tmp_path / "second"
+    out.mkdir()
+    with pytest.raises(OSError, match="No space left"):
+        with segment.ResultWriter(out, 10.0, per_object=False) as writer:
+            writer.write(0, frame, ids, [3])
+            writer.write(1, frame, ids, [3])  # raises frame 0's error
+            raise AssertionError("not reached")
+    assert not (out / "areas.csv").exists()
