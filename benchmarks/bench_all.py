@@ -407,8 +407,10 @@ def main() -> None:
         "vertical strips, each an object; `--steps 0`, the shipped parent.", "",
         *long, "", "## Where propagation's time goes (`benchmarks/propagation_parts.py`)", "",
         f"The 80 frames played back and forth to 300, the shipped parent fine-tuned with the "
-        f"defaults ({FinetuneConfig().steps} steps), one object, in one process, nothing written; "
-        "each part timed around the functions that do it.", "",
+        f"defaults ({FinetuneConfig().steps} steps), one object, in one process, nothing written, "
+        "the next frame's flow and the appearance memory's update on worker threads as in "
+        "`sfvos segment`; each part timed around the functions that do it, on the main "
+        "thread (the frame's critical path) and on the workers beside it.", "",
         *parts, "", "## The pathway question's networks (`benchmarks/pathway_designs.py`)", "",
         "Each design of the held-out tables (README) as propagation runs it: the profile's "
         "model, random weights, BN folded, channels-last, one 8-frame clip, its last frame "

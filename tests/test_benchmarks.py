@@ -1,5 +1,6 @@
 """The helpers of the benchmark scripts whose figures go into the README and BENCHMARKS.md."""
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from benchmarks.bench_all import STUDIES, _parent_cfg, with_studies
 from benchmarks.heldout import summary, weights_key
 from benchmarks.long_video import ping_pong, strips
 from benchmarks.pathway_designs import DESIGNS, design_cfg
-from benchmarks.propagation_parts import parts_table, timed
+from benchmarks.propagation_parts import WORKER, parts_table, timed
 
 
 def test_ping_pong_plays_the_frames_back_and_forth_without_repeating_the_ends():
@@ -87,7 +88,7 @@ class _Worker:
 
 
 def test_timed_adds_each_calls_time_to_its_part_and_puts_the_function_back():
-    seconds = {"work": 0.0}
+    seconds = {}
     original = _Worker.__dict__["helper"]
     with timed(_Worker, "work", seconds, "work"), timed(_Worker, "helper", seconds, "work"):
         assert _Worker().work(3) == 6 and _Worker.helper(3) == 4 and _Worker().helper(1) == 2
@@ -96,13 +97,21 @@ def test_timed_adds_each_calls_time_to_its_part_and_puts_the_function_back():
     before = seconds["work"]
     _Worker().work(1)
     assert seconds["work"] == before  # no longer timed
+    with timed(_Worker, "work", seconds, "work"):
+        worker = threading.Thread(target=_Worker().work, args=(1,))
+        worker.start()
+        worker.join()
+    assert seconds["work"] == before and seconds[WORKER, "work"] > 0  # another thread's time apart
 
 
 def test_parts_table_gives_ms_per_frame_shares_and_the_rest():
-    rows = parts_table({"the network": 3.0, "the optical flow": 1.0}, total=5.0, frames=100)
-    assert rows[2] == "| the network | 30.0 | 60 % |"
-    assert rows[4].endswith("| 10.0 | 20 % |")  # the rest
-    assert rows[5] == "| **all, per predicted frame** | **50.0** | 20.0 frames/s |"
+    rows = parts_table({"the network": 3.0, "the optical flow": 1.0, (WORKER, "the optical flow"): 0.8},
+                       total=5.0, frames=100)
+    assert rows[2] == "| the network | 30.0 | 60 % | 0.0 |"
+    assert rows[3] == "| the optical flow | 10.0 | 20 % | 8.0 |"
+    assert rows[4] == "| the appearance check | 0.0 | 0 % | 0.0 |"
+    assert rows[5].endswith("| 10.0 | 20 % | |")  # the rest
+    assert rows[6] == "| **all, per predicted frame** | **50.0** | 20.0 frames/s | |"
 
 
 def test_each_pathway_design_is_the_profiles_model_but_for_what_it_names():

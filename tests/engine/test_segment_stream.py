@@ -144,3 +144,4 @@ def test_the_writer_writes_behind_and_raises_a_failed_frame(tmp_path, monkeypatc
             writer.write(1, frame, ids, [3])  # raises frame 0's error
             raise AssertionError("not reached")
     assert not (out / "areas.csv").exists()
+
