@@ -188,9 +188,9 @@ class ResultWriter:
     with ``per_object``, ``object_<id>/<frame>.png`` (0/255) per object.
 
     A frame is written on a worker thread while the next one is segmented (PNG compression,
-    the overlay's blend and x264 release the GIL); at most one frame is pending, and an error
-    in writing it is raised by the next call (or at the end of the block). The files are the
-    same as written in turn."""
+    OpenCV's blend and the pipe to ffmpeg's encoder release the GIL); at most one frame is
+    pending, and an error in writing it is raised by the next call (or at the end of the
+    block). The files are the same as written in turn."""
 
     def __init__(self, out: Path, fps: float, per_object: bool):
         self.out, self.fps, self.per_object = Path(out), fps, per_object
