@@ -290,6 +290,12 @@ class Propagator:
     ``bf16`` and ``context_scale``; ``clips`` and ``mirrored`` count the clips predicted and
     the mirror images among them.
 
+    Threads: given the next frame (:meth:`step`'s ``upcoming``), the flow to it runs on a
+    worker thread beside this frame's network; the appearance memory's update runs on
+    another until the memory is next used; and :meth:`advance` leaves the drawing of a
+    frame's output to the caller's thread of choice. Each gives the masks computed in turn.
+    :meth:`close` stops the threads.
+
     ``drop_new_parts``: an error check against the object's past. A connected part of an
     object's predicted mask that lies farther than ``new_part_margin`` times the object's size
     (the square root of its area) from the object's flow-warped previous mask is not the
