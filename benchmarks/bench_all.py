@@ -145,7 +145,8 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "crops, blending, PNG and mp4 writing about 2 s.",
     "Propagation in threads (issue 22; 2026-12-03, a 2-core AMD EPYC with AVX-512, without "
     "AMX): the next frame's flow on a worker thread while the network runs (torch one thread "
-    "fewer), the appearance memory's update behind the next frames, each frame's output drawn "
+    "fewer with one object), the appearance memory's update behind the next frames, each "
+    "frame's output drawn "
     "and written on the writer's thread. The default `segment` on the 600-frame bus mp4: "
     "steady state 1.18-1.26x by round against the version before (three rounds turn about), "
     "the same PNGs, overlay and areas byte for byte (\"Propagation in threads\" below).",

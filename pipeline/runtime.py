@@ -9,8 +9,8 @@ goes"). Keeping freed memory in the process removes it; the cost is that the pro
 resident memory stays at its peak instead of shrinking between passes.
 
 :func:`core_for_flow`: propagation computes the next frame's optical flow on a worker thread
-while the network runs (:meth:`pipeline.engine.flow.FlowWarper.ahead`); on a CPU, the
-network's threads leave one core to it.
+while the network runs (:meth:`pipeline.engine.flow.FlowWarper.ahead`); on a CPU and with
+one object, the network's threads leave one core to it.
 """
 from __future__ import annotations
 
@@ -43,16 +43,18 @@ def retain_freed_memory() -> bool:
 
 
 @contextmanager
-def core_for_flow(device: str = "cpu") -> Iterator[None]:
-    """On a CPU, torch's intra-op threads one fewer (at least one) within the block, so that
-    the flow thread of propagation has a core of its own rather than taking turns with the
-    network's spin-waiting threads; the count is restored after. Nothing changes on a GPU.
-    (Float sums may round differently with another thread count; the masks of the bus
-    benchmark did not change, BENCHMARKS.md.)"""
+def core_for_flow(device: str = "cpu", objects: int = 1) -> Iterator[None]:
+    """On a CPU and with one object, torch's intra-op threads one fewer (at least one) within
+    the block, so that the flow thread of propagation has a core of its own rather than
+    taking turns with the network's spin-waiting threads; the count is restored after.
+    With several objects the network's clips (one per object) outweigh the flow, which is
+    computed once for all, and keep every thread. Nothing changes on a GPU. (Float sums may
+    round differently with another thread count; the masks of the bus benchmark did not
+    change, BENCHMARKS.md.)"""
     import torch
 
     threads = torch.get_num_threads()
-    if torch.device(device).type != "cpu" or threads < 2:
+    if torch.device(device).type != "cpu" or threads < 2 or objects > 1:
         yield
         return
     torch.set_num_threads(threads - 1)

@@ -801,7 +801,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
                             motion_check)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     frames = list(frames)  # one array object per frame: `upcoming` is matched by identity
-    with core_for_flow(device):
+    with core_for_flow(device, len([k for k in np.unique(labels0) if k not in (0, VOID)])):
         try:
             for t in range(len(frames)):
                 upcoming = frames[t + 1] if t + 1 < len(frames) else None

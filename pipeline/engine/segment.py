@@ -81,7 +81,7 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
         propagator = Propagator(model, cfg.clip_len, head[0].shape[:2], device,
                                 **cfg.predict_options())
         pairs = ((frame, resize_frames(frame[None], size)[0]) for frame in itertools.chain(head, frames))
-        with ResultWriter(tmp, source.fps, per_object) as writer, core_for_flow(device), \
+        with ResultWriter(tmp, source.fps, per_object) as writer, core_for_flow(device, len(objects.order)), \
                 tqdm(total=source.declared, desc="segment", unit="frame") as bar:
             try:
                 for t, ((frame, small), upcoming) in enumerate(with_next(pairs)):

@@ -151,6 +151,8 @@ def test_core_for_flow_leaves_one_core_to_the_flow_and_restores_the_threads():
         with core_for_flow("cpu"):
             assert torch.get_num_threads() == 1  # never 0
         torch.set_num_threads(2)
+        with core_for_flow("cpu", objects=3):
+            assert torch.get_num_threads() == 2  # several objects: the network keeps both
         with pytest.raises(KeyError), core_for_flow("cpu"):
             raise KeyError("inside")
         assert torch.get_num_threads() == 2
