@@ -37,14 +37,14 @@ class FlowWarper:
         objects) takes it from there. DIS releases the GIL, so on two cores it and the
         network run side by side. The same flow as without: the same function on the same
         images, only earlier."""
-        if self._ahead is not None and self._ahead[0] is prev_frame and self._ahead[1] is frame:
+        if self._started(prev_frame, frame):
             return  # already under way
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="sfvos-flow")
         self._wait()
-        prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else None
         self._set_finest(frame.shape[:2])
-        self._ahead = (prev_frame, frame, self._pool.submit(self._calc, prev_frame, frame, prev_gray))
+        self._ahead = (prev_frame, frame, self._pool.submit(self._calc, prev_frame, frame,
+                                                             self._known_gray(prev_frame)))
 
     def close(self) -> None:
         """Wait for a flow started by :meth:`ahead` and stop its thread (idempotent)."""
@@ -55,14 +55,13 @@ class FlowWarper:
 
     def backward_maps(self, prev_frame: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each pixel of ``frame`` came from in ``prev_frame`` (cv2.remap's maps)."""
-        if self._ahead is not None and self._ahead[0] is prev_frame and self._ahead[1] is frame:
+        if self._started(prev_frame, frame):
             gray, flow = self._ahead[2].result()
             self._ahead = None
         else:
             self._wait()  # one DIS at a time: it keeps state between calls
             self._set_finest(frame.shape[:2])
-            prev_gray = self.last[1] if self.last is not None and self.last[0] is prev_frame else None
-            gray, flow = self._calc(prev_frame, frame, prev_gray)
+            gray, flow = self._calc(prev_frame, frame, self._known_gray(prev_frame))
         self.last = (frame, gray)
         self.flow = flow
         h, w = flow.shape[:2]
@@ -70,6 +69,14 @@ class FlowWarper:
             self.grid = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         gx, gy = self.grid
         return gx + flow[..., 0], gy + flow[..., 1]
+
+    def _started(self, prev_frame: np.ndarray, frame: np.ndarray) -> bool:
+        """Whether :meth:`ahead` started the flow of exactly these two arrays."""
+        return self._ahead is not None and self._ahead[0] is prev_frame and self._ahead[1] is frame
+
+    def _known_gray(self, frame: np.ndarray) -> np.ndarray | None:
+        """The gray image of ``frame`` if it was the last call's frame, else None."""
+        return self.last[1] if self.last is not None and self.last[0] is frame else None
 
     def _set_finest(self, frame_hw: tuple[int, int]) -> None:
         finest = finest_scale(frame_hw)
