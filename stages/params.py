@@ -76,7 +76,7 @@ AT_LEAST = {  # key: the smallest value that works
     "download.synthetic.height": 16, "download.synthetic.width": 16,
     "download.synthetic.max_objects": 1,
     "decode.height": 16, "decode.width": 16,
-    "pretrain.iters": 1, "pretrain.batch_size": 1, "pretrain.clip_len": 1, "pretrain.tau": 1,
+    "pretrain.iters": 1, "pretrain.batch_size": 1, "pretrain.clip_len": 1, "pretrain.tau": 1, "pretrain.max_skip": 1,
     "pretrain.checkpoint_interval": 1, "pretrain.weight_decay": 0, "pretrain.num_workers": 0,
     "finetune.steps": 0, "finetune.batch_size": 1, "finetune.clip_len": 1, "finetune.tau": 1,
     "finetune.search_growth": 1.0,  # a lost object's box can only grow

@@ -1,6 +1,7 @@
 """Datasets serving clips of T frames from the decoded cache (registered in DATASETS)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,11 +58,13 @@ class ClipDataset(Dataset):
             "data_samples": torch.from_numpy(np.ascontiguousarray(results["masks"])),
         }
 
-    def _clip(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frames and masks of clip ``index`` (:meth:`ClipSpec.indices`)."""
+    def _clip(self, index: int, skip: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Frames and masks of clip ``index`` (:meth:`ClipSpec.indices`); ``skip``: its
+        frames ``skip`` times farther apart, the same last frame."""
         name, start = self.clips[index]
         frames, masks = self.arrays[name]
-        idx = self.spec.indices(start + self.spec.span - 1, len(frames))
+        spec = replace(self.spec, tau=self.spec.tau * skip)
+        idx = spec.indices(start + self.spec.span - 1, len(frames))
         return frames[idx], masks[idx]
 
 
@@ -78,6 +81,10 @@ class PropagationClipDataset(ClipDataset):
     the flow misses the motion. Targets: 1 = that object, 0 = background (other objects
     too), 255 = void or outside the frame.
 
+    ``max_skip``: a video clip's frames are ``tau`` times ``s`` apart, ``s`` drawn from 1 to
+    ``max_skip`` per clip (STM's frame skipping: the larger motion of fast objects, seen in
+    the train split's slower ones); 1 leaves every clip as it was.
+
     With probability ``photo_prob`` a clip is instead a still photo of the cache's
     images moved over ``clip_len`` frames (:func:`~pipeline.data.photos.photo_clip`), its
     object the target.
@@ -87,10 +94,13 @@ class PropagationClipDataset(ClipDataset):
 
     def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
                  pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
-                 min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0):
+                 min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0,
+                 max_skip: int = 1):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
         self.spec = ClipSpec(clip_len, tau, crop_size, context, min_side)
-        self.stale_prob, self.photo_prob = stale_prob, photo_prob
+        if max_skip < 1:
+            raise ValueError(f"max_skip={max_skip}: at least 1 (1: frames tau apart)")
+        self.stale_prob, self.photo_prob, self.max_skip = stale_prob, photo_prob, max_skip
         self.photos = load_photos(self.cache_dir) if photo_prob > 0 else None
         if photo_prob > 0 and not self.photos:
             raise InputError(f"{self.cache_dir}: pretrain.photo_prob={photo_prob} but the cache "
@@ -99,7 +109,8 @@ class PropagationClipDataset(ClipDataset):
 
     def _video_clip(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Frames and targets (1 = one object of the last frame, 0, 255 void) of clip ``index``."""
-        frames, masks = self._clip(index)
+        skip = int(rng.integers(1, self.max_skip + 1)) if self.max_skip > 1 else 1
+        frames, masks = self._clip(index, skip)
         ids = [int(i) for i in np.unique(masks[-1]) if i not in (0, VOID)]
         obj = int(rng.choice(ids)) if ids else 1
         target = np.where(masks == obj, 1, 0).astype(np.uint8)

@@ -43,7 +43,8 @@ class PretrainConfig(ClipTraining):
     """``iters`` updates; ``scheduler``: ``cosine`` from ``lr`` down to ``lr / 100`` over
     them, or ``constant``; a checkpoint every ``checkpoint_interval``; ``photo_prob``: the
     share of clips made from the cache's still photos (:mod:`pipeline.data.photos`) instead
-    of the train split's videos."""
+    of the train split's videos; ``max_skip``: each video clip's frames ``tau`` times 1 to
+    ``max_skip`` apart, drawn per clip (1: ``tau`` apart)."""
 
     iters: int = 400
     batch_size: int = 4
@@ -54,6 +55,7 @@ class PretrainConfig(ClipTraining):
     checkpoint_interval: int = 100
     num_workers: int = 0
     photo_prob: float = 0.0
+    max_skip: int = 1
 
 
 def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
@@ -114,7 +116,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
             dataset=dict(type=f"{SCOPE}.PropagationClipDataset", cache_dir=str(cache_dir),
                          split="train", clip_len=cfg.clip_len, tau=cfg.tau,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
-                         context=model_cfg.get("context", 2.0), photo_prob=cfg.photo_prob),
+                         context=model_cfg.get("context", 2.0), photo_prob=cfg.photo_prob,
+                         max_skip=cfg.max_skip),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
         optim_wrapper=dict(optimizer=dict(type=cfg.optimizer, lr=cfg.lr,

@@ -30,3 +30,25 @@ def test_pipeline_of_transforms_is_applied_per_clip(cache):
     item = ds[0]
     assert len(ds) == 1 and item["inputs"].shape == (3, 4, 8, 12)
     assert item["data_samples"].shape == (4, 8, 12)
+
+
+def test_frame_skipping_spreads_a_clip_over_more_frames_to_the_same_last_frame(cache):
+    frames, _ = load_arrays(cache, "dog-agility")
+    ds = build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache), split="train",
+                              clip_len=3, crop_size=16, max_skip=3))
+    assert np.array_equal(ds._clip(2, skip=2)[0], frames[[0, 2, 4]])
+    assert np.array_equal(ds._clip(2, skip=3)[0], frames[[0, 1, 4]])  # clamped at frame 0
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(30):
+        clip, _ = ds._video_clip(2, rng)
+        match = [i for i, idx in enumerate(([2, 3, 4], [0, 2, 4], [0, 1, 4]))
+                 if np.array_equal(clip, frames[idx])]
+        assert len(match) == 1
+        seen.add(match[0] + 1)
+    assert seen == {1, 2, 3}
+    plain = build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache), split="train",
+                                 clip_len=3, crop_size=16))
+    assert all(np.array_equal(plain._video_clip(2, rng)[0], frames[2:5]) for _ in range(5))
+    with pytest.raises(ValueError, match="max_skip=0"):
+        build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache), max_skip=0))
