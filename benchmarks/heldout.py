@@ -50,7 +50,7 @@ from stages.params import check_section
 
 PREDICTION_ONLY = ("test_flip", "flip_uncertain", "predict_bf16", "predict_context_scale", "drop_new_parts",
                    "new_part_margin", "search_growth", "appearance_vote", "refind_area",
-                   "appearance_update", "edge_refine", "motion_check")
+                   "appearance_update", "edge_refine", "motion_check", "growth_vote")
 # training settings added after weights were stored: left out of the key at these values
 # (the training they name is then the training before them), so that stored weights stay found
 ADDED_LATER = {"paste_prob": 0.0}

@@ -75,7 +75,7 @@ class FinetuneConfig(ClipTraining):
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
     number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
     ``search_growth``, ``appearance_vote``, ``refind_area``, ``appearance_update``,
-    ``edge_refine`` and ``motion_check``: see :class:`Propagator`."""
+    ``edge_refine``, ``motion_check`` and ``growth_vote``: see :class:`Propagator`."""
 
     steps: int = 100
     lr: float = 1e-3
@@ -98,6 +98,7 @@ class FinetuneConfig(ClipTraining):
     appearance_update: int = 10
     edge_refine: float = 0.012
     motion_check: float = 0.002
+    growth_vote: float = 0.0
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -108,7 +109,8 @@ class FinetuneConfig(ClipTraining):
                     drop_new_parts=self.drop_new_parts, new_part_margin=self.new_part_margin,
                     search_growth=self.search_growth, appearance_vote=self.appearance_vote,
                     refind_area=self.refind_area, appearance_update=self.appearance_update,
-                    edge_refine=self.edge_refine, motion_check=self.motion_check)
+                    edge_refine=self.edge_refine, motion_check=self.motion_check,
+                    growth_vote=self.growth_vote)
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
@@ -365,9 +367,21 @@ class Propagator:
     nothing to tell). It catches what ``appearance_vote`` cannot, a leak while it is still
     attached to the object; new pixels alone are judged, so what the object already holds
     stays. 0: off.
+
+    ``growth_vote``: an error check of the mask's growth against the object's appearance.
+    The new pixels of an object's mask (outside its flow-warped previous mask, after
+    ``motion_check``), in connected groups of at least :attr:`GROWTH_MIN` times the object's
+    previous area (and :attr:`SMALLEST_JUDGED` pixels), are dropped where under this share of
+    a group's pixels look like the object (``appearance_vote``'s vote, against the same
+    memory): a leak into ground or sky that moves as the object does, which the motion check
+    cannot tell, still looks like the scene. A group is judged as a whole (the object's own
+    growth and a leak that touch it are one group). Only growth is judged, so what the object
+    holds stays. The features are computed around the object at frames where a group that large
+    grows. 0: off.
     """
 
     UPDATE_VOTE = 0.85
+    GROWTH_MIN = 0.02
     SMALLEST_JUDGED = 64  # pixels: a part smaller than one 8x8 cell of the appearance features
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
@@ -376,7 +390,8 @@ class Propagator:
                  new_part_margin: float = 0.1, tau: int = 1, search_growth: float = 1.0,
                  appearance_vote: float = 0.0, refind_area: float = 0.0,
                  appearance_update: int = 0, flip_uncertain: float = 0.0,
-                 edge_refine: float = 0.0, motion_check: float = 0.0):
+                 edge_refine: float = 0.0, motion_check: float = 0.0,
+                 growth_vote: float = 0.0):
         if search_growth < 1.0:
             raise ValueError(f"search_growth={search_growth}: a lost object's box can only "
                              "grow (>= 1.0)")
@@ -409,9 +424,13 @@ class Propagator:
             raise ValueError(f"motion_check={motion_check}: a share of the frame's diagonal, "
                              "in [0, 1] (0: off)")
         self.motion_check = motion_check
+        if not 0.0 <= growth_vote <= 1.0:
+            raise ValueError(f"growth_vote={growth_vote}: a share of a group's pixels, "
+                             "in [0, 1] (0: off)")
+        self.growth_vote = growth_vote
         self.predicted = 0  # frames predicted so far
         self.areas: dict[int, int] = {}  # per class: its area where its mask was given
-        self.appearance = AppearanceCheck() if appearance_vote or refind_area else None
+        self.appearance = AppearanceCheck() if appearance_vote or refind_area or growth_vote else None
         self._behind: ThreadPoolExecutor | None = None  # the appearance memory's update
         self._updating: Future | None = None
         self.spec = ClipSpec(clip_len, tau, self.model.crop_size, self.model.context * context_scale)
@@ -524,6 +543,8 @@ class Propagator:
         if self.motion_check and _drop_background_motion(fg, prior, ids, self.warper.flow,
                                                          self.motion_check * np.hypot(h, w)):
             ids = aggregate_argmax(fg)
+        if self.growth_vote and self._drop_unlike_growth(frame, fg, prior, ids):
+            ids = aggregate_argmax(fg)
         if self.appearance_vote and self._drop_unlike_parts(frame, fg, prior, ids):
             ids = aggregate_argmax(fg)
         self.predicted += 1
@@ -597,6 +618,39 @@ class Propagator:
             unlike = [p for p in votes if p != kept and votes[p] < self.appearance_vote]
             if unlike and votes[kept] >= 0.5:
                 fg[k][box][np.isin(parts, unlike)] = 0
+                dropped = True
+        return dropped
+
+    def _drop_unlike_growth(self, frame: np.ndarray, fg: np.ndarray, prior: np.ndarray,
+                            ids: np.ndarray) -> bool:
+        """Zero, in place, each object's foreground probability on the groups of its mask's
+        new pixels that are large enough and do not look like it (``growth_vote``, see
+        :class:`Propagator`); whether any was."""
+        dropped = False
+        for k, before in enumerate(prior):
+            area = int(before.sum())
+            if area < self.SMALLEST_JUDGED:
+                continue
+            mask = ids == k + 1
+            new = mask & ~before
+            rect = bounds(new)
+            if rect is None:
+                continue
+            count, groups, stats, _ = cv2.connectedComponentsWithStats(new[rect].view(np.uint8),
+                                                                       connectivity=8)
+            least = max(self.SMALLEST_JUDGED, self.GROWTH_MIN * area)
+            judged = [g for g in range(1, count) if stats[g, cv2.CC_STAT_AREA] >= least]
+            if not judged:
+                continue
+            box = region(mask)  # holds rect: the new pixels are the mask's
+            labels = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.int32)
+            labels[_within(rect, box)] = groups
+            feats = self.appearance.features(frame[box])
+            self._appearance_updated()
+            votes = self.appearance.votes(feats, k + 1, labels, judged)
+            unlike = [g for g in judged if votes[g] < self.growth_vote]
+            if unlike:
+                fg[k][box][np.isin(labels, unlike)] = 0
                 dropped = True
         return dropped
 
@@ -762,7 +816,8 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
               search_growth: float = 1.0, appearance_vote: float = 0.0,
               refind_area: float = 0.0, appearance_update: int = 0,
               flip_uncertain: float = 0.0, edge_refine: float = 0.0,
-              motion_check: float = 0.0, counts: dict | None = None) -> np.ndarray:
+              motion_check: float = 0.0, growth_vote: float = 0.0,
+              counts: dict | None = None) -> np.ndarray:
     """Class indices (T, H, W) uint8 for every frame, propagated from frame 0's ``labels0``
     by a :class:`Propagator`; ``counts``, if given, gets its ``clips`` and ``mirrored``.
 
@@ -791,14 +846,14 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
     default tighter crops cost a little, where the flow on 96x160 frames lags fast objects;
     the default follows the real-video result.
     ``drop_new_parts``, ``new_part_margin``, ``search_growth``, ``appearance_vote``,
-    ``refind_area``, ``appearance_update``, ``edge_refine``, ``motion_check``: see
-    :class:`Propagator`;
+    ``refind_area``, ``appearance_update``, ``edge_refine``, ``motion_check``,
+    ``growth_vote``: see :class:`Propagator`;
     ``tau``: the clip's frames are ``tau`` apart, as in fine-tuning.
     """
     propagator = Propagator(model, clip_len, out_size, device, flip, bf16, context_scale,
                             drop_new_parts, new_part_margin, tau, search_growth, appearance_vote,
                             refind_area, appearance_update, flip_uncertain, edge_refine,
-                            motion_check)
+                            motion_check, growth_vote)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     frames = list(frames)  # one array object per frame: `upcoming` is matched by identity
     with core_for_flow(device, len([k for k in np.unique(labels0) if k not in (0, VOID)])):

@@ -828,3 +828,49 @@ def test_deform_prob_zero_draws_nothing_and_one_deforms_every_clip():
     assert not np.array_equal(on["frames"], plain["frames"])
     assert (on["masks"][:-1] == VOID).all() and (on["masks"][-1] == 1).any()
 
+
+
+class PriorAndALeak(PriorCopier):
+    """Answers its prior plus a band of the background below it, attached to it: a leak
+    into the scene that a propagated mask would keep and grow from frame to frame."""
+
+    def forward(self, inputs, mode):
+        out = super().forward(inputs, mode).clone()
+        out[:, 1, ..., 36:46, 12:36], out[:, 0, ..., 36:46, 12:36] = 1, 0
+        return out
+
+
+def test_growth_vote_drops_growth_that_looks_like_the_scene():
+    """The checked square's crop centres it (rows 12-35 of the 48-pixel crop), so the leak's
+    band touches it from below: not a separate part (the appearance vote of parts cannot
+    drop it), and moving with the object (the motion check cannot). It looks like the
+    foliage, not the square: dropped, the object kept as it is. (Its vote is 0.32 where it
+    first grows: its pixels next to the square take the square's 8-pixel feature cells in
+    part; later growth votes 0.)"""
+    frames, ids = _checker_on_foliage()
+    kept = propagate(PriorAndALeak(), frames, ids[0], clip_len=4, appearance_vote=0.1)
+    assert all((kept[t] == 1).sum() > (ids[t] == 1).sum() * 1.2 for t in range(1, 8))  # it stays
+    checked = propagate(PriorAndALeak(), frames, ids[0], clip_len=4, appearance_vote=0.1,
+                        growth_vote=0.5)
+    assert np.array_equal(checked, propagate(PriorCopier(), frames, ids[0], clip_len=4))
+    with pytest.raises(ValueError, match="growth_vote"):
+        Propagator(PriorCopier(), clip_len=4, growth_vote=-0.1)
+
+
+def test_growth_vote_keeps_growth_that_looks_like_the_object():
+    """Half of the square is new (outside its prior, as when the flow lags a fast object):
+    those pixels look like the square, and are kept."""
+    frames, ids = _checker_on_foliage()
+    prop = Propagator(PriorCopier(), clip_len=4, appearance_vote=0.1, growth_vote=0.5)
+    prop.step(frames[0], ids[0])
+    mask = ids[3] == 1
+    prior = mask.copy()
+    prior[:, mask.any(0).nonzero()[0][12]:] = False  # the right half is new
+    fg = mask[None].astype(np.float32)
+    assert not prop._drop_unlike_growth(frames[3], fg, prior[None], ids[3])
+    assert np.array_equal(fg[0], mask)
+    leak = mask.copy()
+    leak[36:48, 26:43] = True  # ... and a band of the foliage below its old half
+    fg = leak[None].astype(np.float32)
+    assert prop._drop_unlike_growth(frames[3], fg, prior[None], leak.view(np.uint8))
+    assert np.array_equal(fg[0] > 0, mask)
