@@ -229,11 +229,11 @@ def bench_segment(davis: Path, tmp: Path, runs: int) -> list[str]:
     wall0 = statistics.median(g[0] for g in got)
     rows.append(f"| `segment --steps 0` (shipped parent), {shipped} | {n} | {wall0:.1f} | "
                 f"{n / wall0:.1f} | {max(g[1] for g in got):.0f} |")
-    got = [_run(sfvos + ["--out", str(tmp / f"seg_parent_novote_{i}"), "--steps", "0", "--appearance-vote", "0"])
-           for i in range(runs)]  # what the appearance check of split masks costs
-    wall = statistics.median(g[0] for g in got)
+    novote = [_run(sfvos + ["--out", str(tmp / f"seg_parent_novote_{i}"), "--steps", "0", "--appearance-vote", "0"])
+              for i in range(runs)]  # what the appearance check of split masks costs
+    wall = statistics.median(g[0] for g in novote)
     rows.append(f"| `segment --steps 0 --appearance-vote 0` (shipped parent), {shipped} | {n} | {wall:.1f} | "
-                f"{n / wall:.1f} | {max(g[1] for g in got):.0f} |")
+                f"{n / wall:.1f} | {max(g[1] for g in novote):.0f} |")
     # the test-time flip where a clip is uncertain, the default until 2026-12-02
     wall_all, rss = _run(sfvos + ["--out", str(tmp / "seg_ft_flip"), "--flip"])
     rows.append(f"| `segment --flip` ({FinetuneConfig().steps} steps, shipped parent), {shipped} | "

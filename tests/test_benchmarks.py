@@ -128,3 +128,27 @@ def test_each_pathway_design_is_the_profiles_model_but_for_what_it_names():
         assert {k: v for k, v in cfg.items() if k not in ("pathways", "backbone")} \
             == {k: v for k, v in profile.items() if k not in ("pathways", "backbone")}
     assert repr(profile) == before  # the shipped parent's config is not changed in place
+
+
+def test_bench_segment_ratio_is_the_median_of_the_pairs_run_turn_about(tmp_path, monkeypatch):
+    """Each default run is divided by the `--steps 0` run just before it (not by another
+    row's runs): pairs (10, 25), (12, 24), (8, 30) s give 2.5, 2.0 and 3.75, median 2.50."""
+    import benchmarks.bench_all as bench
+
+    times = {"steps0": iter([10.0, 12.0, 8.0]), "default": iter([25.0, 24.0, 30.0])}
+
+    def run(cmd, cwd=None):
+        if "--appearance-vote" in cmd or "--checkpoint" in cmd or "--flip" in cmd:
+            return 5.0, 100.0  # the other rows
+        return next(times["steps0" if "--steps" in cmd else "default"]), 100.0
+
+    monkeypatch.setattr(bench, "_run", run)
+    monkeypatch.setattr(bench, "_video", lambda davis, tmp: (tmp / "v.mp4", tmp / "m.png", 80))
+    monkeypatch.setattr(bench, "save_model", lambda *a, **k: None)
+    monkeypatch.setattr(bench, "build_segmenter", lambda cfg: None)
+    rows = bench.bench_segment(tmp_path, tmp_path, runs=3)
+    assert rows[-1].startswith("| ratio: `segment` / `segment --steps 0`, median of 3 pairs run "
+                               "turn about (2.00-3.75) | | 2.50x |")
+    assert any(r.startswith("| `segment --steps 0` (shipped parent), ") and "| 10.0 | 8.0 |" in r
+               for r in rows)
+    assert any(r.startswith("| `segment` (defaults: ") and "| 25.0 | 3.2 |" in r for r in rows)
