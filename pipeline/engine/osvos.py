@@ -381,7 +381,7 @@ class Propagator:
     """
 
     UPDATE_VOTE = 0.85
-    GROWTH_MIN = 0.02
+    GROWTH_MIN = 0.02  # of the previous area: smaller groups of new pixels are the edge moving
     SMALLEST_JUDGED = 64  # pixels: a part smaller than one 8x8 cell of the appearance features
 
     def __init__(self, model, clip_len: int, out_size: tuple[int, int] | None = None,
