@@ -76,7 +76,8 @@ AT_LEAST = {  # key: the smallest value that works
     "download.synthetic.height": 16, "download.synthetic.width": 16,
     "download.synthetic.max_objects": 1,
     "decode.height": 16, "decode.width": 16,
-    "pretrain.iters": 1, "pretrain.batch_size": 1, "pretrain.clip_len": 1, "pretrain.tau": 1, "pretrain.max_skip": 1,
+    "pretrain.iters": 1, "pretrain.batch_size": 1, "pretrain.clip_len": 1, "pretrain.tau": 1,
+    "pretrain.max_skip": 1,
     "pretrain.checkpoint_interval": 1, "pretrain.weight_decay": 0, "pretrain.num_workers": 0,
     "finetune.steps": 0, "finetune.batch_size": 1, "finetune.clip_len": 1, "finetune.tau": 1,
     "finetune.search_growth": 1.0,  # a lost object's box can only grow
@@ -85,7 +86,8 @@ AT_LEAST = {  # key: the smallest value that works
 }
 FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob", "pretrain.photo_prob",
              "finetune.appearance_vote", "finetune.deform_prob", "finetune.paste_prob",
-             "finetune.flip_uncertain", "finetune.edge_refine", "finetune.motion_check", "finetune.growth_vote",
+             "finetune.flip_uncertain", "finetune.edge_refine", "finetune.motion_check",
+             "finetune.growth_vote",
              *(f"{s}.augment.{k}" for s in ("pretrain", "finetune") for k in ("flip", "colour")))
 AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}
 POSITIVE = {"pretrain.lr", "finetune.lr", "finetune.predict_context_scale"}

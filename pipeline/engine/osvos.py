@@ -205,7 +205,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     frames: (T, h, w, 3) uint8 at the working resolution; labels0: (h, w) class indices
     0..K (255 void).
     """
-    objects = [int(k) for k in np.unique(labels0) if k not in (0, VOID)]
+    objects = _object_classes(labels0)
     if not objects:
         raise ValueError("the frame-0 mask is empty: there is no object to fine-tune on")
     rng = np.random.default_rng(cfg.seed)
@@ -500,7 +500,7 @@ class Propagator:
             if (labels == k).any() or self.boxes[k - 1] is None:
                 self.boxes[k - 1] = (self.spec.box(ids == k) or self.boxes[k - 1]
                                      or (h / 2, w / 2, float(max(h, w))))
-        given = [int(k) for k in np.unique(labels) if k not in (0, VOID)]
+        given = _object_classes(labels)
         self.areas.update({k: int((ids == k).sum()) for k in given})
         if self.appearance is not None:
             self._appearance_updated()
@@ -594,8 +594,7 @@ class Propagator:
                 continue
             rect, count, inner, stats = found
             box = box_region(*rect, ids.shape)  # features around the object only: 2-4x cheaper
-            parts = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.int32)
-            parts[_within(rect, box)] = inner
+            parts = _placed(inner, rect, box)
             overlap = np.bincount(parts[prior[k][box]], minlength=count)
             largest = max(range(1, count), key=lambda p: (overlap[p], stats[p, cv2.CC_STAT_AREA]))
             rest = [p for p in range(1, count) if p != largest
@@ -643,8 +642,7 @@ class Propagator:
             if not judged:
                 continue
             box = region(mask)  # holds rect: the new pixels are the mask's
-            labels = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.int32)
-            labels[_within(rect, box)] = groups
+            labels = _placed(groups, rect, box)
             feats = self.appearance.features(frame[box])
             self._appearance_updated()
             votes = self.appearance.votes(feats, k + 1, labels, judged)
@@ -718,10 +716,23 @@ def _within(inner: tuple[slice, slice], outer: tuple[slice, slice]) -> tuple[sli
     return tuple(slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer))
 
 
+def _placed(labels: np.ndarray, rect: tuple[slice, slice], box: tuple[slice, slice]) -> np.ndarray:
+    """``labels`` of the rectangle ``rect`` of a frame, placed in the rectangle ``box`` that
+    holds it (0 around them)."""
+    out = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), np.int32)
+    out[_within(rect, box)] = labels
+    return out
+
+
+def _object_classes(labels: np.ndarray) -> list[int]:
+    """The object classes that the class map ``labels`` holds (not background, not void), in order."""
+    return [int(k) for k in np.unique(labels) if k not in (0, VOID)]
+
+
 def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``ids`` where each class that ``labels`` holds takes exactly its pixels there."""
     ids = ids.copy()
-    for k in (int(c) for c in np.unique(labels) if c not in (0, VOID)):
+    for k in _object_classes(labels):
         ids[ids == k] = 0
         ids[labels == k] = k
     return ids
@@ -856,7 +867,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
                             motion_check, growth_vote)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     frames = list(frames)  # one array object per frame: `upcoming` is matched by identity
-    with core_for_flow(device, len([k for k in np.unique(labels0) if k not in (0, VOID)])):
+    with core_for_flow(device, len(_object_classes(labels0))):
         try:
             for t in range(len(frames)):
                 upcoming = frames[t + 1] if t + 1 < len(frames) else None
