@@ -127,19 +127,32 @@ class EfficientNetLite0(nn.Module):
 
 
 # The trunk used as a slow pathway: blocks [0, 1), [1, 3), [3, 5), [5, 11) end at the scales
-# 1/2, 1/4, 1/8, 1/16 (16, 24, 40, 112 channels). Blocks 11-15 (1/32) and the head are dropped.
+# 1/2, 1/4, 1/8, 1/16 (16, 24, 40, 112 channels); with ``stages=4`` blocks [11, 16) add 1/32
+# (320 channels). The head is always dropped.
 TRUNK_ENDS = (1, 3, 5, 11)
-TRUNK_CHANNELS = tuple(block_specs()[end - 1][1] for end in TRUNK_ENDS)
+DEEP_END = 16
+
+
+def trunk_ends(stages: int) -> tuple[int, ...]:
+    """Block index where the stem and each of ``stages`` stages end (3: to 1/16, 4: to 1/32)."""
+    if stages not in (3, 4):
+        raise ValueError(f"EfficientNetLite0Pathway: stages must be 3 (to 1/16) or 4 (to 1/32), "
+                         f"got {stages}")
+    return TRUNK_ENDS + ((DEEP_END,) if stages == 4 else ())
 
 
 @MODELS.register_module()
 class EfficientNetLite0Pathway(nn.Module):
-    """Lite0's trunk up to 1/16 as a 3D slow pathway (the pathway interface of
+    """Lite0's trunk up to 1/16 (or 1/32) as a 3D slow pathway (the pathway interface of
     :mod:`pipeline.models.pathways`): the stem ends at 1/2 after block 0, the stages at 1/4,
     1/8, 1/16 with 24, 40, 112 channels; depthwise kernels (kt, k, k), spatial stride only.
 
     Args:
-        temporal_kernels: depthwise temporal kernel of each of the 3 stages (1 = per frame).
+        stages: 3 (to 1/16, the default) or 4: Lite0's last blocks as a fourth stage at 1/32
+            (320 channels, 2 M more weights): ImageNet's most semantic features, which the
+            decoder merges top-down like the others.
+        temporal_kernels: depthwise temporal kernel of each stage (1 = per frame); default
+            1, 1, 3 and 3 for a fourth stage.
         init: ``none`` or ``imagenet``: inflated ImageNet weights (:meth:`load_imagenet`);
             lateral input channels start at zero, so at initialisation the pathway computes
             the 2D network on each of its frames.
@@ -152,17 +165,19 @@ class EfficientNetLite0Pathway(nn.Module):
     mean, std = LITE0_MEAN, LITE0_STD
     INITS, INFLATIONS = ("none", "imagenet"), ("centre", "mean")
 
-    def __init__(self, temporal_kernels: tuple[int, ...] = (1, 1, 3), init: str = "none",
+    def __init__(self, temporal_kernels: tuple[int, ...] | None = None, init: str = "none",
                  inflate: str = "centre", in_channels: int = 3,
-                 lateral_channels: tuple[int, ...] | None = None):
+                 lateral_channels: tuple[int, ...] | None = None, stages: int = 3):
         super().__init__()
         for name, value, choices in (("init", init, self.INITS), ("inflate", inflate, self.INFLATIONS)):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-        if len(temporal_kernels) != len(TRUNK_ENDS) - 1:
-            raise ValueError(f"efficientnet_lite0 has {len(TRUNK_ENDS) - 1} stages; "
-                             f"got {len(temporal_kernels)} temporal kernels")
-        lateral = list(lateral_channels or [0] * len(TRUNK_ENDS))
+        self.ends = ends = trunk_ends(stages)
+        temporal_kernels = tuple(temporal_kernels or (1, 1, 3, 3)[:stages])
+        if len(temporal_kernels) != stages:
+            raise ValueError(f"EfficientNetLite0Pathway with stages={stages} needs {stages} "
+                             f"temporal kernels, got {len(temporal_kernels)}")
+        lateral = list(lateral_channels or [0] * len(ends))
         specs = block_specs()
         conv, bn = _conv_bn(3, in_channels, STEM_CHANNELS, (1, 3, 3), (1, 2, 2))
         self.stem = nn.Sequential(conv, bn, nn.ReLU6(inplace=True), MBConv(*specs[0], dims=3))
@@ -172,14 +187,14 @@ class EfficientNetLite0Pathway(nn.Module):
                        extra_in=lateral[i] if b == start else 0)
                 for b in range(start, end)
             ])
-            for i, (start, end) in enumerate(zip(TRUNK_ENDS[:-1], TRUNK_ENDS[1:]))
+            for i, (start, end) in enumerate(zip(ends[:-1], ends[1:]))
         )
         if init == "imagenet":
             self.load_imagenet(inflate)
 
     @classmethod
-    def scale_channels(cls, **_) -> list[int]:
-        return list(TRUNK_CHANNELS)
+    def scale_channels(cls, stages: int = 3, **_) -> list[int]:
+        return [block_specs()[end - 1][1] for end in trunk_ends(stages)]
 
     def load_imagenet(self, inflate: str = "centre") -> None:
         """Initialise from the ImageNet 2D weights: every 3D parameter and buffer gets its 2D
@@ -188,7 +203,7 @@ class EfficientNetLite0Pathway(nn.Module):
         state2d = load_lite0_state_dict()
         pairs = [("_conv_stem", self.stem[0]), ("_bn0", self.stem[1]), ("_blocks.0", self.stem[3])]
         pairs += [(f"_blocks.{start + j}", block)
-                  for start, stage in zip(TRUNK_ENDS, self.stages) for j, block in enumerate(stage)]
+                  for start, stage in zip(self.ends, self.stages) for j, block in enumerate(stage)]
         for prefix, module in pairs:
             sub = {k[len(prefix) + 1:]: v for k, v in state2d.items() if k.startswith(prefix + ".")}
             module.load_state_dict(inflate_state_dict(module, sub, inflate), strict=True)

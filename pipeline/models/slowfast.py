@@ -101,7 +101,7 @@ class SlowFastBackbone(nn.Module):
         _pathway_class("fast_pathway", fast_cfg)
         self.input_mean, self.input_std = slow_cls.mean, slow_cls.std
         slow_w = slow_cls.scale_channels(**slow_cfg)
-        for name in ("depths", "temporal_kernels"):
+        for name in ("depths", "temporal_kernels") if pathways != "slow" else ():
             if len(fast_cfg.get(name, slow_w[1:])) != len(slow_w) - 1:
                 raise ValueError(f"fast_pathway: {name} needs one entry per stage of the slow "
                                  f"pathway ({len(slow_w) - 1}), got {fast_cfg[name]}")
