@@ -45,6 +45,7 @@ from pipeline.engine.checkpoint import register_trusted_loader
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.engine.vos import load_segmenter, write_sequence
 from pipeline.evaluation.evaluate import evaluate_folder
+from pipeline.labels import object_ids
 from pipeline.runtime import retain_freed_memory
 from stages.params import check_section
 
@@ -93,7 +94,7 @@ def run(davis: Path, cache: Path, checkpoint: Path, out: Path, cfg: FinetuneConf
     for name in seqs:
         frames, masks_small = load_arrays(cache, name)
         mask0 = read_mask(seqs[name].masks[0], seqs[name].year)
-        ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
+        ids = object_ids(mask0)
         labels0 = frame0_labels(masks_small[0], ids)
         model, ft_s = _finetuned(checkpoint, cfg, name, frames, labels0, store)
         t0, counts = time.perf_counter(), {}

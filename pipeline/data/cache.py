@@ -23,6 +23,7 @@ from pipeline.data.davis import VOID, DavisError, Sequence, list_sequences, read
 from pipeline.data.download import held_out_names, with_origin
 from pipeline.data.photos import decode_photos
 from pipeline.fileio import atomic_dir
+from pipeline.labels import object_ids
 
 INDEX = "index.parquet"
 MIN_VAL_FRAMES = 3  # evaluation scores frames 1..N-2 (the semi-supervised protocol)
@@ -49,7 +50,7 @@ def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def vanished_objects(mask: np.ndarray, mask_small: np.ndarray) -> list[tuple[int, int]]:
     """(id, pixels in ``mask``) of every object of ``mask`` that covers no pixel of
     ``mask_small``, its copy at the working size."""
-    ids = (int(k) for k in np.unique(mask) if k not in (0, VOID))
+    ids = object_ids(mask)
     return [(k, int((mask == k).sum())) for k in ids if not (mask_small == k).any()]
 
 
@@ -63,7 +64,7 @@ def check_val_sequence(seq: Sequence, mask0: np.ndarray, mask0_small: np.ndarray
             f"{first.parent}: val sequence {seq.name!r} has {len(seq.masks)} annotated frame(s); "
             f"evaluation scores frames 1..N-2, so it needs at least {MIN_VAL_FRAMES}: add its "
             "masks, or move the sequence to the train split")
-    if not any(k not in (0, VOID) for k in np.unique(mask0)):
+    if not object_ids(mask0):
         raise DavisError(
             f"{first}: the frame-0 mask of val sequence {seq.name!r} holds no object; mark "
             "the objects to segment (ids > 0), or move the sequence to the train split")
@@ -81,7 +82,7 @@ def motion_speed(masks: np.ndarray) -> float:
     sequence with no displacement at all has speed 0.
     """
     t, h, w = masks.shape
-    ids = [i for i in np.unique(masks) if i not in (0, VOID)]
+    ids = object_ids(masks)
     yy, xx = np.mgrid[0:h, 0:w]
     steps = []
     for obj in ids:
@@ -134,7 +135,7 @@ def _index_rows(seq: Sequence, masks: np.ndarray, speed: float, held_out: bool) 
             "year": seq.year,
             "height": int(h),
             "width": int(w),
-            "object_ids": [int(k) for k in np.unique(masks[i]) if k not in (0, VOID)],
+            "object_ids": object_ids(masks[i]),
             "attributes": list(seq.attributes),
             "speed": speed,
             "held_out": held_out,

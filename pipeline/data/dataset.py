@@ -16,6 +16,7 @@ from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, deform_prior, with_prior
 from pipeline.data.photos import load_photos, photo_clip
 from pipeline.errors import InputError
+from pipeline.labels import object_ids
 from pipeline.registry import DATASETS, TRANSFORMS, build
 
 
@@ -111,7 +112,7 @@ class PropagationClipDataset(ClipDataset):
         """Frames and targets (1 = one object of the last frame, 0, 255 void) of clip ``index``."""
         skip = int(rng.integers(1, self.max_skip + 1)) if self.max_skip > 1 else 1
         frames, masks = self._clip(index, skip)
-        ids = [int(i) for i in np.unique(masks[-1]) if i not in (0, VOID)]
+        ids = object_ids(masks[-1])
         obj = int(rng.choice(ids)) if ids else 1
         target = np.where(masks == obj, 1, 0).astype(np.uint8)
         target[masks == VOID] = VOID

@@ -48,6 +48,7 @@ from pipeline.engine.config import ClipTraining
 from pipeline.engine.edges import class_argmax, snap_edges, snapped_probabilities
 from pipeline.engine.flow import FlowWarper
 from pipeline.errors import TrainingDivergedError
+from pipeline.labels import object_ids
 from pipeline.models.fusion import fused_for_inference
 from pipeline.runtime import core_for_flow
 from pipeline.registry import TRANSFORMS, build
@@ -205,7 +206,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     frames: (T, h, w, 3) uint8 at the working resolution; labels0: (h, w) class indices
     0..K (255 void).
     """
-    objects = _object_classes(labels0)
+    objects = object_ids(labels0)
     if not objects:
         raise ValueError("the frame-0 mask is empty: there is no object to fine-tune on")
     rng = np.random.default_rng(cfg.seed)
@@ -500,7 +501,7 @@ class Propagator:
             if (labels == k).any() or self.boxes[k - 1] is None:
                 self.boxes[k - 1] = (self.spec.box(ids == k) or self.boxes[k - 1]
                                      or (h / 2, w / 2, float(max(h, w))))
-        given = _object_classes(labels)
+        given = object_ids(labels)
         self.areas.update({k: int((ids == k).sum()) for k in given})
         if self.appearance is not None:
             self._appearance_updated()
@@ -724,15 +725,10 @@ def _placed(labels: np.ndarray, rect: tuple[slice, slice], box: tuple[slice, sli
     return out
 
 
-def _object_classes(labels: np.ndarray) -> list[int]:
-    """The object classes that the class map ``labels`` holds (not background, not void), in order."""
-    return [int(k) for k in np.unique(labels) if k not in (0, VOID)]
-
-
 def _overridden(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``ids`` where each class that ``labels`` holds takes exactly its pixels there."""
     ids = ids.copy()
-    for k in _object_classes(labels):
+    for k in object_ids(labels):
         ids[ids == k] = 0
         ids[labels == k] = k
     return ids
@@ -867,7 +863,7 @@ def propagate(model, frames: np.ndarray, labels0: np.ndarray, clip_len: int,
                             motion_check, growth_vote)
     out = np.zeros((len(frames),) + tuple(out_size or frames.shape[1:3]), np.uint8)
     frames = list(frames)  # one array object per frame: `upcoming` is matched by identity
-    with core_for_flow(device, len(_object_classes(labels0))):
+    with core_for_flow(device, len(object_ids(labels0))):
         try:
             for t in range(len(frames)):
                 upcoming = frames[t + 1] if t + 1 < len(frames) else None

@@ -35,6 +35,7 @@ from pipeline.engine.video_input import (SegmentError, VideoSource,  # noqa: F40
 from pipeline.engine.vos import load_segmenter
 from pipeline.errors import ConfigError, TrainingDivergedError
 from pipeline.fileio import atomic_dir, atomic_path, exclusive_lock, write_csv_atomic
+from pipeline.labels import object_ids
 from pipeline.runtime import core_for_flow
 from pipeline.visualize import blend, mp4_writer
 
@@ -73,7 +74,7 @@ def segment_video(video: Path, mask_path: Path | list[tuple[int, Path]], checkpo
         head = list(itertools.islice(frames, (cfg.clip_len - 1) * cfg.tau + 1))
         first = _read_mask(masks[0], head[0].shape[:2], height, width)
         size = first.small.shape
-        objects = ObjectClasses([k for k in np.unique(first.ids) if k not in (0, VOID)])
+        objects = ObjectClasses(object_ids(first.ids))
         t0 = time.perf_counter()
         losses = _finetune(model, resize_frames(np.stack(head), size), objects.classes(first.small),
                            cfg, device, checkpoint)
@@ -166,7 +167,7 @@ class ObjectClasses:
         self.order = [int(i) for i in ids]
 
     def add(self, mask: np.ndarray, frame: int, writer: "ResultWriter") -> None:
-        for k in (int(i) for i in np.unique(mask) if i not in (0, VOID)):
+        for k in object_ids(mask):
             if k not in self.order:
                 self.order.append(k)
                 writer.new_object(k, frame)

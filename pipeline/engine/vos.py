@@ -28,6 +28,7 @@ from pipeline.engine.dist import device_for, gather, process_group
 from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
 from pipeline.errors import CheckpointError, ConfigError, InputError, TrainingDivergedError
 from pipeline.fileio import atomic_dir
+from pipeline.labels import object_ids
 from pipeline.models import build_segmenter
 from pipeline.models.complexity import complexity
 from pipeline.timing import FinetuneTiming
@@ -72,11 +73,11 @@ def segment_sequence(model, frames: np.ndarray, mask0: np.ndarray, mask0_small: 
                      progress=None) -> tuple[np.ndarray, dict]:
     """One sequence: (T, H, W) ids at the size of ``mask0`` and timings. ``model``: a fresh
     parent network (:func:`load_segmenter`), fine-tuned here in place."""
-    object_ids = sorted(int(i) for i in np.unique(mask0) if i not in (0, VOID))
-    if not object_ids:
+    ids0 = object_ids(mask0)
+    if not ids0:
         raise InputError("the frame-0 mask is empty: there is no object to segment; mark the "
                          "object(s) with ids > 0")
-    labels0 = frame0_labels(mask0_small, object_ids)
+    labels0 = frame0_labels(mask0_small, ids0)
     t0 = time.perf_counter()
     losses = finetune(model, frames, labels0, cfg, device, progress) if cfg.steps else []
     t1 = time.perf_counter()
@@ -84,14 +85,14 @@ def segment_sequence(model, frames: np.ndarray, mask0: np.ndarray, mask0_small: 
     classes = propagate(model, frames, labels0, cfg.clip_len, out_size=mask0.shape, device=device,
                         counts=counts, **cfg.predict_options())
     t2 = time.perf_counter()
-    ids = classes_to_ids(classes, object_ids)
+    ids = classes_to_ids(classes, ids0)
     ids[0] = np.where(mask0 == VOID, 0, mask0)
     timing = {
         "finetune_s": t1 - t0,
         "predict_s": t2 - t1,
         "predict_fps": len(frames) / max(t2 - t1, 1e-9),
         "final_loss": losses[-1] if losses else None,
-        "objects": len(object_ids),
+        "objects": len(ids0),
         "clips": counts["clips"],
         "mirrored": counts["mirrored"],
     }
