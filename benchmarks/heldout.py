@@ -42,7 +42,8 @@ from benchmarks.real_davis import PARAMS, _override
 from pipeline.data.cache import load_arrays, sequence_table
 from pipeline.data.davis import VOID, list_sequences, read_mask
 from pipeline.engine.checkpoint import register_trusted_loader
-from pipeline.engine.osvos import FinetuneConfig, classes_to_ids, finetune, frame0_labels, propagate
+from pipeline.engine.osvos import (FinetuneConfig, blend_weights, classes_to_ids, finetune, frame0_labels,
+                                    propagate)
 from pipeline.engine.vos import load_segmenter, write_sequence
 from pipeline.evaluation.evaluate import evaluate_folder
 from pipeline.labels import object_ids
@@ -52,6 +53,8 @@ from stages.params import check_section
 PREDICTION_ONLY = ("test_flip", "flip_uncertain", "predict_bf16", "predict_context_scale", "drop_new_parts",
                    "new_part_margin", "search_growth", "appearance_vote", "refind_area",
                    "appearance_update", "edge_refine", "motion_check", "growth_vote")
+# applied to the stored fine-tuned weights (:func:`blend_weights`), not part of their key
+AFTER_TRAINING = ("blend",)
 # training settings added after weights were stored: left out of the key at these values
 # (the training they name is then the training before them), so that stored weights stay found
 ADDED_LATER = {"paste_prob": 0.0}
@@ -62,7 +65,7 @@ def weights_key(checkpoint: Path, cfg: FinetuneConfig, name: str) -> str:
     settings that change training (not those of prediction alone, nor a setting added later
     at the value that means the training before it)."""
     training = {k: v for k, v in asdict(cfg).items()
-                if k not in PREDICTION_ONLY and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+                if k not in PREDICTION_ONLY + AFTER_TRAINING and not (k in ADDED_LATER and v == ADDED_LATER[k])}
     key = hashlib.sha256(Path(checkpoint).read_bytes())
     key.update(json.dumps([training, name], sort_keys=True, default=str).encode())
     return key.hexdigest()[:16]
@@ -71,15 +74,18 @@ def weights_key(checkpoint: Path, cfg: FinetuneConfig, name: str) -> str:
 def _finetuned(checkpoint: Path, cfg: FinetuneConfig, name: str, frames, labels0, store: Path):
     """The parent fine-tuned on ``name``'s frame 0 with ``cfg``, from ``store`` if done before."""
     path = store / f"{name}-{weights_key(checkpoint, cfg, name)}.pth"
-    model = load_segmenter(checkpoint)
+    model, seconds = load_segmenter(checkpoint), None
     if path.is_file():
         model.load_state_dict(torch.load(path, weights_only=True))
-        return model.eval(), None
-    t0 = time.perf_counter()
-    if cfg.steps:
-        finetune(model, frames, labels0, cfg)
-    torch.save(model.state_dict(), path)
-    return model.eval(), time.perf_counter() - t0
+    else:
+        t0 = time.perf_counter()
+        if cfg.steps:
+            finetune(model, frames, labels0, replace(cfg, blend=1.0))
+        torch.save(model.state_dict(), path)
+        seconds = time.perf_counter() - t0
+    if cfg.blend != 1.0:
+        blend_weights(model, load_segmenter(checkpoint), cfg.blend)
+    return model.eval(), seconds
 
 
 def run(davis: Path, cache: Path, checkpoint: Path, out: Path, cfg: FinetuneConfig, seed: int,

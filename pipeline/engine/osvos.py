@@ -57,7 +57,9 @@ from pipeline.registry import TRANSFORMS, build
 @dataclass(frozen=True, kw_only=True)
 class FinetuneConfig(ClipTraining):
     """``steps`` updates at ``lr`` (``scheduler``: ``constant``, or ``cosine`` down to
-    ``lr / 100``); ``static_prob``: the share of clips that are frame 0 repeated;
+    ``lr / 100``); ``static_prob``: the share of clips that are frame 0 repeated (the rest
+    are frame 0's real neighbours in reverse time; 0 chosen on the held-out sequences: README,
+    "Fine-tuning clips of real neighbours");
     ``deform_prob``: the share of clips that are frame 0 alone moved and deformed as a still
     photo is in pretraining (:func:`~pipeline.data.photos.deformed_crops`: the object in
     poses, scales and angles frame 0 does not show; Lucid Data Dreaming, Khoreva et al.
@@ -76,13 +78,16 @@ class FinetuneConfig(ClipTraining):
     weights, so the backward pass stops before them (cheaper steps; the whole backbone's
     number of scales adapts the decoder alone); ``drop_new_parts``, ``new_part_margin``,
     ``search_growth``, ``appearance_vote``, ``refind_area``, ``appearance_update``,
-    ``edge_refine``, ``motion_check`` and ``growth_vote``: see :class:`Propagator`."""
+    ``edge_refine``, ``motion_check`` and ``growth_vote``: see :class:`Propagator`;
+    ``blend``: the fine-tuned weights' share in the network that predicts, the parent's
+    being the rest (weight-space ensembling, WiSE-FT: Wortsman et al., CVPR 2022; 1.0: the
+    fine-tuned weights as they are; :func:`blend_weights`)."""
 
     steps: int = 100
     lr: float = 1e-3
     batch_size: int = 2
     scheduler: str = "constant"
-    static_prob: float = 0.3
+    static_prob: float = 0.0
     deform_prob: float = 0.0
     paste_prob: float = 0.0
     prior_strength: float = 2.0
@@ -100,6 +105,7 @@ class FinetuneConfig(ClipTraining):
     edge_refine: float = 0.012
     motion_check: float = 0.002
     growth_vote: float = 0.0
+    blend: float = 1.0
     augment: ClipAugment = field(default_factory=lambda: ClipAugment(colour=0.1))
 
     def predict_options(self) -> dict:
@@ -220,6 +226,8 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     if not 0 <= cfg.frozen_scales <= backbone.num_scales:
         raise ValueError(f"finetune.frozen_scales must be in [0, {backbone.num_scales}] for this "
                          f"backbone ({backbone.num_scales} scales), got {cfg.frozen_scales}")
+    if not 0.0 <= cfg.blend <= 1.0:
+        raise ValueError(f"finetune.blend={cfg.blend}: the fine-tuned weights' share, in [0, 1]")
     for scale in range(cfg.frozen_scales):
         for module in backbone.scale_modules(scale):
             module.requires_grad_(False)
@@ -228,6 +236,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     layout = torch.channels_last_3d if torch.device(device).type == "cpu" else torch.contiguous_format
     model.to(memory_format=layout)
     params = [p for p in model.parameters() if p.requires_grad]
+    parent = [p.detach().clone() for p in params] if cfg.blend != 1.0 else None
     optimizer = getattr(torch.optim, cfg.optimizer)(params, lr=cfg.lr)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps, eta_min=cfg.lr * 0.01)
                  if cfg.scheduler == "cosine" and cfg.steps else None)
@@ -251,8 +260,24 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
         losses.append(float(loss.detach()))
         if progress is not None:
             progress.update(1)
+    if parent is not None:
+        with torch.no_grad():
+            for p, p0 in zip(params, parent):
+                p.copy_(p0 + cfg.blend * (p - p0))
     model.to(memory_format=torch.contiguous_format).eval()
     return losses
+
+
+@torch.no_grad()
+def blend_weights(model: nn.Module, parent: nn.Module, share: float) -> nn.Module:
+    """``model``'s parameters moved, in place, to ``parent + share * (model - parent)``
+    (what :func:`finetune` does with ``blend=share``, for weights fine-tuned without it);
+    buffers (frozen batch norm statistics) stay. ``model``."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"blend={share}: the fine-tuned weights' share, in [0, 1]")
+    for p, p0 in zip(model.parameters(), parent.parameters(), strict=True):
+        p.copy_(p0 + share * (p - p0))
+    return model
 
 
 def aggregate(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:

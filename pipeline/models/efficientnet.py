@@ -150,7 +150,8 @@ class EfficientNetLite0Pathway(nn.Module):
     Args:
         stages: 3 (to 1/16, the default) or 4: Lite0's last blocks as a fourth stage at 1/32
             (320 channels, 2 M more weights): ImageNet's most semantic features, which the
-            decoder merges top-down like the others.
+            decoder merges top-down like the others. Not the profile's choice: on the
+            held-out sequences its parents fine-tune worse (README, "a deeper trunk").
         temporal_kernels: depthwise temporal kernel of each stage (1 = per frame); default
             1, 1, 3 and 3 for a fourth stage.
         init: ``none`` or ``imagenet``: inflated ImageNet weights (:meth:`load_imagenet`);

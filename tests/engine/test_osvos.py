@@ -1,4 +1,5 @@
 """One-shot fine-tuning and online propagation (pipeline.engine.osvos)."""
+import copy
 from dataclasses import replace
 
 import cv2
@@ -761,6 +762,32 @@ def test_finetune_refuses_more_frozen_scales_than_the_backbone_has(tiny_cache, t
     cfg = FinetuneConfig(steps=1, clip_len=4, frozen_scales=model.backbone.num_scales + 1)
     with pytest.raises(ValueError, match="frozen_scales must be in"):
         finetune(model, frames, frame0_labels(masks[0], [1]), cfg)
+
+
+def test_blend_predicts_with_the_weights_between_parent_and_fine_tuned(tiny_cache, tiny_model_cfg):
+    """WiSE-FT: ``blend`` moves the trained weights to parent + blend x (fine-tuned - parent),
+    the same weights as :func:`blend_weights` gives after fine-tuning without it."""
+    from pipeline.engine.osvos import blend_weights
+
+    frames, masks = load_arrays(tiny_cache, sequence_table(tiny_cache, "val")[0]["name"])
+    labels0 = frame0_labels(masks[0], [1])
+    cfg = FinetuneConfig(steps=3, lr=5e-3, batch_size=2, clip_len=4, augment=ClipAugment(flip=0, colour=0))
+    torch.manual_seed(0)
+    parent = build_segmenter(tiny_model_cfg)
+    models = {}
+    for share in (1.0, 0.5, 0.0):
+        models[share] = copy.deepcopy(parent)
+        finetune(models[share], frames, labels0, replace(cfg, blend=share))
+    tuned, half, none = models[1.0].state_dict(), models[0.5].state_dict(), models[0.0].state_dict()
+    for k, v in parent.state_dict().items():
+        torch.testing.assert_close(none[k], v)
+        torch.testing.assert_close(half[k], v + 0.5 * (tuned[k] - v) if v.is_floating_point() else v)
+    assert any(not torch.equal(tuned[k], v) for k, v in parent.state_dict().items())
+    after = blend_weights(copy.deepcopy(models[1.0]), parent, 0.5).state_dict()
+    for k, v in half.items():
+        torch.testing.assert_close(after[k], v)
+    with pytest.raises(ValueError, match="blend=1.5"):
+        finetune(copy.deepcopy(parent), frames, labels0, replace(cfg, blend=1.5))
 
 
 def _frame0_scene(seed=0):
