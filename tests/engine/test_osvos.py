@@ -848,13 +848,30 @@ def test_deform_prob_zero_draws_nothing_and_one_deforms_every_clip():
     frames = np.stack([_frame0_scene(s)[0] for s in range(4)])
     labels0 = _frame0_scene()[1]
     spec = ClipSpec(clip_len=4, tau=1, crop_size=32, context=2.0)
-    plain = _one_shot_clip(frames, labels0, 1, spec, 0.3, 2.0, np.random.default_rng(5))
+    plain = _one_shot_clip(frames, labels0, 1, spec, FinetuneConfig().static_prob, 2.0, np.random.default_rng(5))
     off = _training_clip(frames, labels0, 1, spec, FinetuneConfig(deform_prob=0.0), np.random.default_rng(5))
     assert all(np.array_equal(plain[k], off[k]) for k in plain)  # runs without it are unchanged
     on = _training_clip(frames, labels0, 1, spec, FinetuneConfig(deform_prob=1.0), np.random.default_rng(5))
     assert not np.array_equal(on["frames"], plain["frames"])
     assert (on["masks"][:-1] == VOID).all() and (on["masks"][-1] == 1).any()
 
+
+
+def test_static_prob_zero_makes_every_clip_of_frame0s_real_neighbours():
+    """The default (README, "Fine-tuning clips of real neighbours"): each clip ends at frame 0
+    and shows its neighbours in reverse time; at 1 every clip is frame 0 repeated."""
+    from pipeline.engine.osvos import _one_shot_clip
+
+    frames = np.stack([_frame0_scene(s)[0] for s in range(6)])  # every frame's texture differs
+    labels0 = _frame0_scene()[1]
+    spec = ClipSpec(clip_len=4, tau=1, crop_size=32, context=2.0)
+    assert FinetuneConfig().static_prob == 0.0
+    for seed in range(6):
+        moving = _one_shot_clip(frames, labels0, 1, spec, 0.0, 2.0, np.random.default_rng(seed))["frames"]
+        still = _one_shot_clip(frames, labels0, 1, spec, 1.0, 2.0, np.random.default_rng(seed))["frames"]
+        assert np.array_equal(moving[-1], still[-1])  # both end at frame 0, cropped alike
+        assert all(np.array_equal(f, still[-1]) for f in still)
+        assert all(not np.array_equal(f, moving[-1]) for f in moving[:-1])
 
 
 class PriorAndALeak(PriorCopier):
