@@ -226,8 +226,7 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
     if not 0 <= cfg.frozen_scales <= backbone.num_scales:
         raise ValueError(f"finetune.frozen_scales must be in [0, {backbone.num_scales}] for this "
                          f"backbone ({backbone.num_scales} scales), got {cfg.frozen_scales}")
-    if not 0.0 <= cfg.blend <= 1.0:
-        raise ValueError(f"finetune.blend={cfg.blend}: the fine-tuned weights' share, in [0, 1]")
+    _check_blend(cfg.blend)
     for scale in range(cfg.frozen_scales):
         for module in backbone.scale_modules(scale):
             module.requires_grad_(False)
@@ -261,23 +260,30 @@ def finetune(model, frames: np.ndarray, labels0: np.ndarray, cfg: FinetuneConfig
         if progress is not None:
             progress.update(1)
     if parent is not None:
-        with torch.no_grad():
-            for p, p0 in zip(params, parent):
-                p.copy_(p0 + cfg.blend * (p - p0))
+        _blend(params, parent, cfg.blend)
     model.to(memory_format=torch.contiguous_format).eval()
     return losses
 
 
-@torch.no_grad()
 def blend_weights(model: nn.Module, parent: nn.Module, share: float) -> nn.Module:
     """``model``'s parameters moved, in place, to ``parent + share * (model - parent)``
     (what :func:`finetune` does with ``blend=share``, for weights fine-tuned without it);
     buffers (frozen batch norm statistics) stay. ``model``."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"blend={share}: the fine-tuned weights' share, in [0, 1]")
-    for p, p0 in zip(model.parameters(), parent.parameters(), strict=True):
-        p.copy_(p0 + share * (p - p0))
+    _blend(list(model.parameters()), list(parent.parameters()), share)
     return model
+
+
+def _check_blend(share: float) -> None:
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"finetune.blend={share}: the fine-tuned weights' share, in [0, 1]")
+
+
+@torch.no_grad()
+def _blend(params: list[torch.Tensor], parents: list[torch.Tensor], share: float) -> None:
+    """Each of ``params`` set, in place, to its parent's value + ``share`` x its change."""
+    _check_blend(share)
+    for p, p0 in zip(params, parents, strict=True):
+        p.copy_(p0 + share * (p - p0))
 
 
 def aggregate(fg: np.ndarray, eps: float = 1e-4) -> np.ndarray:
