@@ -91,7 +91,8 @@ FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob", "pretra
              *(f"{s}.augment.{k}" for s in ("pretrain", "finetune") for k in ("flip", "colour")))
 AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}
 POSITIVE = {"pretrain.lr", "finetune.lr", "finetune.predict_context_scale"}
-NON_NEGATIVE = {*FRACTIONS, "finetune.prior_strength", "finetune.refind_area"}
+NON_NEGATIVE = {*FRACTIONS, "finetune.prior_strength", "finetune.refind_area",
+                "pretrain.trunk_lr_mult"}
 
 
 def _optimizers() -> tuple[str, ...]:

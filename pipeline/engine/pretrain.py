@@ -32,6 +32,7 @@ from pipeline.errors import InputError
 from pipeline.registry import SCOPE
 
 FINGERPRINT = "fingerprint.json"
+TRUNK = "backbone.slow_pathway.stages."  # the weights trunk_lr_mult scales
 # The code pretraining runs (as the pretrain stage's deps in dvc.yaml): the dataset and its
 # transforms, the models, the training engine, the registry, errors and file writing. Not
 # evaluation, figures or the CLI: a change there neither re-runs nor restarts pretraining.
@@ -44,7 +45,11 @@ class PretrainConfig(ClipTraining):
     them, or ``constant``; a checkpoint every ``checkpoint_interval``; ``photo_prob``: the
     share of clips made from the cache's still photos (:mod:`pipeline.data.photos`) instead
     of the train split's videos; ``max_skip``: each video clip's frames ``tau`` times 1 to
-    ``max_skip`` apart, drawn per clip (1: ``tau`` apart)."""
+    ``max_skip`` apart, drawn per clip (1: ``tau`` apart); ``trunk_lr_mult``: the learning
+    rate of the slow pathway's stages (the ImageNet-initialised Lite0 blocks in the real-DAVIS
+    profile) is ``lr`` times this, so that they keep more of what ImageNet taught them; the
+    stem, which takes the prior mask, the fast pathway and the decoder train at ``lr``
+    (1.0: every weight at ``lr``)."""
 
     iters: int = 400
     batch_size: int = 4
@@ -56,12 +61,21 @@ class PretrainConfig(ClipTraining):
     num_workers: int = 0
     photo_prob: float = 0.0
     max_skip: int = 1
+    trunk_lr_mult: float = 1.0
 
 
 def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
     if cfg.scheduler == "constant":
         return None
     return [dict(type="CosineAnnealingLR", by_epoch=False, T_max=cfg.iters, eta_min=cfg.lr * 0.01)]
+
+
+def _optim_wrapper(cfg: PretrainConfig) -> dict:
+    optim = dict(optimizer=dict(type=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay))
+    if cfg.trunk_lr_mult != 1.0:  # mmengine matches the key as a substring of each weight's name
+        optim["paramwise_cfg"] = dict(
+            custom_keys={TRUNK: dict(lr_mult=cfg.trunk_lr_mult)})
+    return optim
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
@@ -120,8 +134,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                          max_skip=cfg.max_skip),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
-        optim_wrapper=dict(optimizer=dict(type=cfg.optimizer, lr=cfg.lr,
-                                          weight_decay=cfg.weight_decay)),
+        optim_wrapper=_optim_wrapper(cfg),
         param_scheduler=_param_scheduler(cfg),
         default_hooks=dict(
             checkpoint=dict(type="CheckpointHook", by_epoch=False,

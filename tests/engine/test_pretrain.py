@@ -94,6 +94,31 @@ def test_pretraining_on_the_cpu_runs_channels_last_and_saves_contiguous_weights(
     assert all(w.is_contiguous() for w in weights.values())
 
 
+def test_trunk_lr_mult_scales_the_slow_stages_alone(tiny_cache, tmp_path):
+    from mmengine.hooks import Hook
+
+    from pipeline.engine.pretrain import PretrainConfig, pretrain
+
+    rates = {}
+
+    class Rates(Hook):
+        def before_train(self, runner):
+            names = {id(p): n for n, p in runner.model.named_parameters()}
+            for group in runner.optim_wrapper.optimizer.param_groups:
+                for p in group["params"]:
+                    rates[names[id(p)]] = group["lr"]
+
+    cfg = PretrainConfig(iters=1, checkpoint_interval=1, batch_size=1, clip_len=4,
+                         scheduler="constant", lr=1e-3, trunk_lr_mult=0.1)
+    pretrain(tiny_cache, tmp_path / "w", tmp_path / "m.pth", tmp_path / "l.tsv", TINY_MODEL, cfg,
+             hooks=[Rates()])
+    trunk = {n for n in rates if n.startswith("backbone.slow_pathway.stages.")}
+    assert trunk and any(n.startswith("backbone.slow_pathway.stem") for n in rates)
+    assert any(n.startswith("backbone.fast_pathway.stages.") for n in rates)
+    for name, lr in rates.items():
+        assert lr == pytest.approx(1e-4 if name in trunk else 1e-3), name
+
+
 def test_optimizer_scheduler_and_augment_params_reach_the_runner_and_the_fingerprint(tiny_cache):
     from pipeline.data.transforms import ClipAugment
     from pipeline.engine.pretrain import PretrainConfig, _fingerprint, _param_scheduler
@@ -107,7 +132,7 @@ def test_optimizer_scheduler_and_augment_params_reach_the_runner_and_the_fingerp
         {"type": "ClipRandomFlip", "prob": 0.5},
         {"type": "ClipColorJitter", "brightness": 0.2, "contrast": 0.2, "saturation": 0.2}]
     variants = [default, PretrainConfig(scheduler="constant"), PretrainConfig(optimizer="SGD"),
-                PretrainConfig(augment=ClipAugment(colour=0.3))]
+                PretrainConfig(augment=ClipAugment(colour=0.3)), PretrainConfig(trunk_lr_mult=0.1)]
     prints = {_fingerprint(tiny_cache, TINY_MODEL, cfg) for cfg in variants}
     assert len(prints) == len(variants)  # each restarts pretraining rather than resuming
 
