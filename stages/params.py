@@ -92,7 +92,7 @@ FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob", "pretra
 AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}
 POSITIVE = {"pretrain.lr", "finetune.lr", "finetune.predict_context_scale"}
 NON_NEGATIVE = {*FRACTIONS, "finetune.prior_strength", "finetune.refind_area",
-                "pretrain.trunk_lr_mult"}
+                "pretrain.trunk_lr_mult", "pretrain.prior_strength"}
 
 
 def _optimizers() -> tuple[str, ...]:

@@ -49,7 +49,8 @@ class PretrainConfig(ClipTraining):
     rate of the slow pathway's stages (the ImageNet-initialised Lite0 blocks in the real-DAVIS
     profile) is ``lr`` times this, so that they keep more of what ImageNet taught them; the
     stem, which takes the prior mask, the fast pathway and the decoder train at ``lr``
-    (1.0: every weight at ``lr``)."""
+    (1.0: every weight at ``lr``); ``prior_strength``: each clip's prior errors have a
+    strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`)."""
 
     iters: int = 400
     batch_size: int = 4
@@ -62,6 +63,7 @@ class PretrainConfig(ClipTraining):
     photo_prob: float = 0.0
     max_skip: int = 1
     trunk_lr_mult: float = 1.0
+    prior_strength: float = 1.2
 
 
 def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
@@ -131,7 +133,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                          split="train", clip_len=cfg.clip_len, tau=cfg.tau,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
                          context=model_cfg.get("context", 2.0), photo_prob=cfg.photo_prob,
-                         max_skip=cfg.max_skip),
+                         max_skip=cfg.max_skip, prior_strength=cfg.prior_strength),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
         optim_wrapper=_optim_wrapper(cfg),

@@ -326,7 +326,7 @@ def check_objects_kept(mask_path: Path, mask: np.ndarray, mask_small: np.ndarray
 
 def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, device: str,
                   pathways: str | None = None) -> None:
-    """``--steps``, ``--frozen-scales``, ``--flip-uncertain``, ``--appearance-vote``,
+    """``--steps``, ``--batch-size``, ``--frozen-scales``, ``--flip-uncertain``, ``--appearance-vote``,
     ``--appearance-update``, ``--refind-area``, ``--edge-refine``, ``--height``, ``--width``,
     ``--device`` and ``--pathways`` that can work, or a ConfigError (``--frozen-scales`` beyond the
     checkpoint's scales is refused once it is loaded)."""
@@ -336,6 +336,9 @@ def check_options(cfg: FinetuneConfig, height: int | None, width: int | None, de
 
     if cfg.steps < 0:
         raise ConfigError(f"--steps {cfg.steps}: must be >= 0 (0 = the checkpoint as it is)")
+    if cfg.batch_size < 1:
+        raise ConfigError(f"--batch-size {cfg.batch_size}: fine-tuning clips per step, must be "
+                          ">= 1")
     if cfg.frozen_scales < 0:
         raise ConfigError(f"--frozen-scales {cfg.frozen_scales}: must be >= 0 (0 = fine-tune "
                           "every weight)")

@@ -52,3 +52,23 @@ def test_frame_skipping_spreads_a_clip_over_more_frames_to_the_same_last_frame(c
     assert all(np.array_equal(plain._video_clip(2, rng)[0], frames[2:5]) for _ in range(5))
     with pytest.raises(ValueError, match="max_skip=0"):
         build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache), max_skip=0))
+
+
+def test_prior_strength_sets_how_far_the_priors_stray_from_the_targets(cache):
+    def disagreement(strength: float) -> float:
+        np.random.seed(0)
+        ds = build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache),
+                                  split="train", clip_len=3, crop_size=32, stale_prob=0.0,
+                                  prior_strength=strength))
+        wrong = []
+        for _ in range(40):
+            item = ds[1]
+            prior = item["inputs"][3].numpy() > 0
+            target = item["data_samples"].numpy()
+            known = target != 255
+            wrong.append((prior != (target == 1))[known].mean())
+        return float(np.mean(wrong))
+
+    assert disagreement(0.0) < disagreement(1.2) < disagreement(3.0)
+    with pytest.raises(ValueError, match="prior_strength=-1"):
+        build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache), prior_strength=-1))

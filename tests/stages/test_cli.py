@@ -103,6 +103,7 @@ def test_bad_checkpoint_one_line_before_the_video_is_read(case, checkpoint, mask
 
 OPTIONS = {
     "negative steps": (("--steps", -5), "--steps -5: must be >= 0"),
+    "no clips per step": (("--batch-size", 0), "--batch-size 0: fine-tuning clips per step"),
     "negative frozen scales": (("--frozen-scales", -1), "--frozen-scales -1: must be >= 0"),
     "more frozen scales than the backbone has": (("--frozen-scales", 9), "backbone has 3 scales; give 0 to 3"),
     "out is a file": (("--out", "FILE"), "is a file; give a folder"),
@@ -128,6 +129,17 @@ def test_bad_options_refused_before_any_work(case, checkpoint, mask, tmp_path):
     code, err = invoke("segment", tmp_path / "no.mp4", "--mask", mask, "--checkpoint", checkpoint, *args)
     assert_one_line(code, err, words)
     assert value != "FILE" or target.read_text() == "my notes"
+
+
+def test_fine_tuning_options_reach_the_config(checkpoint, mask, frames, tmp_path, monkeypatch):
+    from pipeline.engine import segment
+
+    seen = {}
+    monkeypatch.setattr(segment, "segment_video", lambda *a: seen.setdefault("cfg", a[4]) and 1 / 0)
+    invoke("segment", frames, "--mask", mask, "--out", tmp_path / "o", "--checkpoint", checkpoint,
+           "--steps", 7, "--batch-size", 4, "--frozen-scales", 1)
+    cfg = seen["cfg"]
+    assert (cfg.steps, cfg.batch_size, cfg.frozen_scales) == (7, 4, 1)
 
 
 def test_cuda_without_cuda_is_one_line(checkpoint, mask, tmp_path, monkeypatch):
