@@ -21,7 +21,7 @@ def main(
         None, help="weights written by the pipeline (default: the shipped DAVIS 2016 parent)"),
     steps: int = typer.Option(100, help="fine-tune steps on frame 0 (0 = checkpoint as is)"),
     batch_size: int = typer.Option(
-        2, help="fine-tuning clips per step (4: more accurate on held-out DAVIS, for about 1.8x "
+        2, help="fine-tuning clips per step (4: more accurate on held-out DAVIS, for 1.6-1.8x "
         "the fine-tuning time, README)"),
     frozen_scales: int = typer.Option(
         3, help="backbone scales that keep the checkpoint's weights while fine-tuning (0 = "
