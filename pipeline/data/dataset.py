@@ -99,14 +99,14 @@ class PropagationClipDataset(ClipDataset):
                  min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0,
                  max_skip: int = 1, prior_strength: float = 1.2):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
-        if not prior_strength >= 0:
-            raise ValueError(f"prior_strength={prior_strength}: at least 0 (0: priors without "
-                             "shifts, scaling or dilation)")
-        self.prior_strength = prior_strength
         self.spec = ClipSpec(clip_len, tau, crop_size, context, min_side)
         if max_skip < 1:
             raise ValueError(f"max_skip={max_skip}: at least 1 (1: frames tau apart)")
+        if not prior_strength >= 0:
+            raise ValueError(f"prior_strength={prior_strength}: at least 0 (0: priors without "
+                             "shifts, scaling or dilation)")
         self.stale_prob, self.photo_prob, self.max_skip = stale_prob, photo_prob, max_skip
+        self.prior_strength = prior_strength
         self.photos = load_photos(self.cache_dir) if photo_prob > 0 else None
         if photo_prob > 0 and not self.photos:
             raise InputError(f"{self.cache_dir}: pretrain.photo_prob={photo_prob} but the cache "

@@ -135,7 +135,12 @@ def test_fine_tuning_options_reach_the_config(checkpoint, mask, frames, tmp_path
     from pipeline.engine import segment
 
     seen = {}
-    monkeypatch.setattr(segment, "segment_video", lambda *a: seen.setdefault("cfg", a[4]) and 1 / 0)
+
+    def record(*args):  # the config segment_video is given, then stop before any work
+        seen["cfg"] = args[4]
+        raise RuntimeError("stopped by the test")
+
+    monkeypatch.setattr(segment, "segment_video", record)
     invoke("segment", frames, "--mask", mask, "--out", tmp_path / "o", "--checkpoint", checkpoint,
            "--steps", 7, "--batch-size", 4, "--frozen-scales", 1)
     cfg = seen["cfg"]
