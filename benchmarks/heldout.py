@@ -57,7 +57,7 @@ PREDICTION_ONLY = ("test_flip", "flip_uncertain", "predict_bf16", "predict_conte
 AFTER_TRAINING = ("blend",)
 # training settings added after weights were stored: left out of the key at these values
 # (the training they name is then the training before them), so that stored weights stay found
-ADDED_LATER = {"paste_prob": 0.0}
+ADDED_LATER = {"paste_prob": 0.0, "cut_prob": 0.0}
 
 
 def weights_key(checkpoint: Path, cfg: FinetuneConfig, name: str) -> str:

@@ -61,6 +61,7 @@ def test_stored_weights_are_named_by_what_changes_training_only(tmp_path):
     assert key == weights_key(parent, replace(cfg, test_flip=False, flip_uncertain=0.0), "bus")
     assert key == weights_key(parent, replace(cfg, blend=0.5), "bus")  # blended after the store
     assert key != weights_key(parent, replace(cfg, paste_prob=0.5), "bus")
+    assert key != weights_key(parent, replace(cfg, cut_prob=0.3), "bus")
     assert key != weights_key(parent, replace(cfg, seed=1), "bus") != weights_key(parent, cfg, "car")
     parent.write_bytes(b"other weights")
     assert key != weights_key(parent, cfg, "bus")

@@ -85,7 +85,8 @@ class PropagationClipDataset(ClipDataset):
     ``max_skip``: a video clip's frames are ``tau`` times ``s`` apart, ``s`` drawn from 1 to
     ``max_skip`` per clip (STM's frame skipping: the larger motion of fast objects, seen in
     the train split's slower ones); 1 leaves every clip as it was. ``prior_strength``: each
-    clip's prior errors have a strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`).
+    clip's prior errors have a strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`);
+    ``cut_prob``: the share of clips whose priors lack a part of the object's edge.
 
     With probability ``photo_prob`` a clip is instead a still photo of the cache's
     images moved over ``clip_len`` frames (:func:`~pipeline.data.photos.photo_clip`), its
@@ -97,7 +98,7 @@ class PropagationClipDataset(ClipDataset):
     def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
                  pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
                  min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0,
-                 max_skip: int = 1, prior_strength: float = 1.2):
+                 max_skip: int = 1, prior_strength: float = 1.2, cut_prob: float = 0.0):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
         self.spec = ClipSpec(clip_len, tau, crop_size, context, min_side)
         if max_skip < 1:
@@ -106,7 +107,7 @@ class PropagationClipDataset(ClipDataset):
             raise ValueError(f"prior_strength={prior_strength}: at least 0 (0: priors without "
                              "shifts, scaling or dilation)")
         self.stale_prob, self.photo_prob, self.max_skip = stale_prob, photo_prob, max_skip
-        self.prior_strength = prior_strength
+        self.prior_strength, self.cut_prob = prior_strength, cut_prob
         self.photos = load_photos(self.cache_dir) if photo_prob > 0 else None
         if photo_prob > 0 and not self.photos:
             raise InputError(f"{self.cache_dir}: pretrain.photo_prob={photo_prob} but the cache "
@@ -135,7 +136,7 @@ class PropagationClipDataset(ClipDataset):
                or jitter_box((h / 2, w / 2, float(max(h, w))), rng))
         crops, labels = self.spec.crop(frames, target, box, fill=VOID)
         fg = (labels == 1).astype(np.uint8)
-        priors = clip_priors(fg, rng, rng.uniform(0.0, self.prior_strength))
+        priors = clip_priors(fg, rng, rng.uniform(0.0, self.prior_strength), cut_prob=self.cut_prob)
         if rng.random() < self.stale_prob and len(fg) > 1:
             priors[-1] = deform_prior(fg[-2], rng, 0.5)
         results = self.pipeline({"frames": crops, "masks": labels, "priors": priors})

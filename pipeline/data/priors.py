@@ -18,14 +18,24 @@ import cv2
 import numpy as np
 
 
-def draw_errors(rng: np.random.Generator, strength: float = 1.0) -> dict:
+def draw_errors(rng: np.random.Generator, strength: float = 1.0, cut_prob: float = 0.0) -> dict:
     """One draw of propagation errors; magnitudes relative to the object's size sqrt(area).
 
     An affine jitter (shift up to 8 %, scale 0.92-1.08, rotation up to 6 degrees, about the
     centroid), dilation up to 15 % or erosion up to 12 %, a coarse (blocky) boundary with
     probability 0.3, a hole and a spurious blob with probability 0.2 each. ``strength``
-    scales every magnitude (0: no error but holes and blobs).
+    scales every magnitude (0: no error but holes, blobs and cuts).
+
+    With probability ``cut_prob`` the object also loses a part at its edge: what lies beyond
+    a straight line of a random direction, 10-35 % of its area (``cut``: the direction in
+    radians and the share), as when propagation has lost a limb or a side of the object and
+    every later prior lacks it. The line is placed on each frame's own mask, so the same side
+    is missing across a clip. No draw is made when ``cut_prob`` is 0, so that runs without
+    it draw what they drew before it.
     """
+    cut = None
+    if cut_prob and rng.random() < cut_prob:
+        cut = (float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0.1, 0.35)))
     return {
         "angle": rng.uniform(-6, 6) * strength,
         "scale": 1 + rng.uniform(-0.08, 0.08) * strength,
@@ -34,6 +44,7 @@ def draw_errors(rng: np.random.Generator, strength: float = 1.0) -> dict:
         "coarse": rng.uniform(3, 8) * strength + 1 if rng.random() < 0.3 else 0.0,
         "hole": rng.random() < 0.2,
         "blob": rng.random() < 0.2,
+        "cut": cut,
     }
 
 
@@ -53,6 +64,8 @@ def apply_errors(mask: np.ndarray, errors: dict, rng: np.random.Generator) -> np
     a = cv2.getRotationMatrix2D((float(cx), float(cy)), float(errors["angle"]), float(errors["scale"]))
     a[:, 2] += np.asarray(errors["shift"]) * size
     m = cv2.warpAffine(m, a, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    if errors.get("cut"):
+        _cut(m, *errors["cut"])
     r = int(round(errors["dilate"] * size))
     if r:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(r) + 1, 2 * abs(r) + 1))
@@ -68,6 +81,16 @@ def apply_errors(mask: np.ndarray, errors: dict, rng: np.random.Generator) -> np
             centre = (int(cx + rng.normal(0, 0.5) * size), int(cy + rng.normal(0, 0.5) * size))
             cv2.ellipse(m, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(value), -1)
     return m
+
+
+def _cut(m: np.ndarray, angle: float, share: float) -> None:
+    """Zero, in place, the ``share`` of ``m``'s pixels farthest along direction ``angle``."""
+    ys, xs = np.nonzero(m)
+    if len(ys) < 2:
+        return
+    along = xs * np.cos(angle) + ys * np.sin(angle)
+    beyond = along > np.quantile(along, 1 - share)
+    m[ys[beyond], xs[beyond]] = 0
 
 
 def deform_prior(mask: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
@@ -86,10 +109,11 @@ def with_prior(frames: np.ndarray, priors: np.ndarray) -> np.ndarray:
 
 
 def clip_priors(masks: np.ndarray, rng: np.random.Generator, strength: float = 1.0,
-                jitter: float = 0.2) -> np.ndarray:
-    """Priors for a clip of (T, H, W) masks: one shared error draw for the clip, then a small
-    independent one (``jitter`` strength, no holes or blobs) per frame."""
-    common = draw_errors(rng, strength)
+                jitter: float = 0.2, cut_prob: float = 0.0) -> np.ndarray:
+    """Priors for a clip of (T, H, W) masks: one shared error draw for the clip (a part cut
+    off with probability ``cut_prob``), then a small independent one (``jitter`` strength,
+    no holes, blobs or cuts) per frame."""
+    common = draw_errors(rng, strength, cut_prob)
     out = []
     for m in masks:
         small = draw_errors(rng, jitter) | {"hole": False, "blob": False, "coarse": 0.0}

@@ -67,7 +67,8 @@ class FinetuneConfig(ClipTraining):
     deformed"); ``paste_prob``: the share of those clips whose object is cut out and moved
     alone over frame 0 with the object painted out (:func:`~pipeline.data.photos.paint_out`;
     Lucid Data Dreaming's full recipe); ``prior_strength``: each clip's prior errors have a
-    strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``test_flip``:
+    strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``cut_prob``: the
+    share of clips whose priors lack a part of the object's edge, a lost limb; ``test_flip``:
     :func:`propagate` averages each clip's prediction with its mirror image's, for the clips
     whose own prediction is uncertain on at least ``flip_uncertain`` of the crop (0: every
     clip); ``predict_bf16``: prediction under bfloat16 autocast; ``predict_context_scale``:
@@ -91,6 +92,7 @@ class FinetuneConfig(ClipTraining):
     deform_prob: float = 0.0
     paste_prob: float = 0.0
     prior_strength: float = 2.0
+    cut_prob: float = 0.0
     test_flip: bool = False
     flip_uncertain: float = 0.1
     predict_bf16: bool = False
@@ -144,7 +146,8 @@ def _object_target(labels0: np.ndarray, k: int) -> np.ndarray:
     return target
 
 
-def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rng) -> dict:
+def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rng,
+                   cut_prob: float = 0.0) -> dict:
     """A training clip ending at frame 0, cropped around object ``k``; only frame 0 labelled."""
     if rng.random() < static_prob:
         idx = np.zeros(spec.clip_len, int)
@@ -156,11 +159,13 @@ def _one_shot_clip(frames, labels0, k, spec: ClipSpec, static_prob, strength, rn
     fg = (label[0] == 1).astype(np.uint8)
     masks = np.full((spec.clip_len, spec.crop_size, spec.crop_size), VOID, np.uint8)
     masks[-1] = label[0]
-    priors = clip_priors(np.repeat(fg[None], spec.clip_len, 0), rng, rng.uniform(0.0, strength))
+    priors = clip_priors(np.repeat(fg[None], spec.clip_len, 0), rng, rng.uniform(0.0, strength),
+                         cut_prob=cut_prob)
     return {"frames": crops, "masks": masks, "priors": priors}
 
 
-def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng, scene=None) -> dict:
+def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng, scene=None,
+                            cut_prob: float = 0.0) -> dict:
     """A training clip made of frame 0 alone, moved and deformed as a still photo is in
     pretraining (:func:`~pipeline.data.photos.deformed_crops`; with ``scene``, frame 0 and
     its labels without object ``k``, the object cut out and moved over it), cropped around
@@ -176,7 +181,8 @@ def _deformed_one_shot_clip(frame0, labels0, k, spec: ClipSpec, strength, rng, s
                                   spec.crop_size, box_of, fill=VOID, scene=scene)
     masks = np.full(label.shape, VOID, np.uint8)
     masks[-1] = label[-1]
-    priors = clip_priors((label == 1).astype(np.uint8), rng, rng.uniform(0.0, strength))
+    priors = clip_priors((label == 1).astype(np.uint8), rng, rng.uniform(0.0, strength),
+                         cut_prob=cut_prob)
     return {"frames": crops, "masks": masks, "priors": priors}
 
 
@@ -195,8 +201,10 @@ def _training_clip(frames, labels0, k, spec: ClipSpec, cfg: FinetuneConfig, rng,
     without it), else frame 0 with its real neighbours or repeated."""
     if cfg.deform_prob and rng.random() < cfg.deform_prob:
         scene = scenes[k] if cfg.paste_prob and rng.random() < cfg.paste_prob else None
-        return _deformed_one_shot_clip(frames[0], labels0, k, spec, cfg.prior_strength, rng, scene)
-    return _one_shot_clip(frames, labels0, k, spec, cfg.static_prob, cfg.prior_strength, rng)
+        return _deformed_one_shot_clip(frames[0], labels0, k, spec, cfg.prior_strength, rng, scene,
+                                       cfg.cut_prob)
+    return _one_shot_clip(frames, labels0, k, spec, cfg.static_prob, cfg.prior_strength, rng,
+                          cfg.cut_prob)
 
 
 def _batch(items: list[dict]) -> dict:

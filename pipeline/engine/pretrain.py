@@ -50,7 +50,8 @@ class PretrainConfig(ClipTraining):
     profile) is ``lr`` times this, so that they keep more of what ImageNet taught them; the
     stem, which takes the prior mask, the fast pathway and the decoder train at ``lr``
     (1.0: every weight at ``lr``); ``prior_strength``: each clip's prior errors have a
-    strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`)."""
+    strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``cut_prob``: the
+    share of clips whose priors lack a part of the object's edge, a lost limb (0: none)."""
 
     iters: int = 400
     batch_size: int = 4
@@ -64,6 +65,7 @@ class PretrainConfig(ClipTraining):
     max_skip: int = 1
     trunk_lr_mult: float = 1.0
     prior_strength: float = 1.2
+    cut_prob: float = 0.0
 
 
 def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
@@ -133,7 +135,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                          split="train", clip_len=cfg.clip_len, tau=cfg.tau,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
                          context=model_cfg.get("context", 2.0), photo_prob=cfg.photo_prob,
-                         max_skip=cfg.max_skip, prior_strength=cfg.prior_strength),
+                         max_skip=cfg.max_skip, prior_strength=cfg.prior_strength,
+                         cut_prob=cfg.cut_prob),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
         optim_wrapper=_optim_wrapper(cfg),

@@ -6,7 +6,7 @@ import pytest
 from pipeline.data.cache import decode
 from pipeline.data.crops import crop, crop_matrix, jitter_box, nearest_crop, object_box, paste
 from pipeline.data.davis import VOID
-from pipeline.data.priors import clip_priors, deform_prior
+from pipeline.data.priors import apply_errors, clip_priors, deform_prior, draw_errors
 from pipeline.registry import DATASETS, build
 
 
@@ -114,6 +114,26 @@ def test_clip_priors_share_one_error_across_the_clip():
         free = np.array([deform_prior(m, rng).sum() for m in masks])
         spread_free.append(np.std(free) / np.mean(free))
     assert np.median(spread_clip) < 0.5 * np.median(spread_free)
+
+
+def test_a_cut_prior_lacks_one_side_of_the_object_in_every_frame_of_its_clip():
+    """A lost limb: the priors lack what lies beyond one line, 10-35 % of the object, on
+    the same side in every frame of a clip."""
+    disc = _disc(r=20) > 0
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        errors = draw_errors(rng, 0.0, cut_prob=1.0) | {"hole": False, "blob": False}
+        lost = disc & ~(apply_errors(disc, errors, rng) > 0)
+        assert 0.09 < lost.sum() / disc.sum() < 0.36
+        angle = errors["cut"][0]
+        along = np.argwhere(disc) @ np.array([np.sin(angle), np.cos(angle)])  # (y, x) rows
+        assert along[lost[disc]].min() > along[~lost[disc]].max()  # all beyond one line
+    masks = np.repeat(disc[None], 4, 0).astype(np.uint8)
+    for _ in range(10):
+        lost = disc & ~(clip_priors(masks, rng, strength=0.0, jitter=0.0, cut_prob=1.0) > 0)
+        sides = [np.argwhere(frame).mean(0) - np.argwhere(disc).mean(0) for frame in lost]
+        assert all(np.dot(side, sides[0]) > 0 for side in sides)
+    assert all(draw_errors(rng, 1.0, cut_prob=0.0)["cut"] is None for _ in range(5))
 
 
 def test_propagation_dataset_serves_one_object_with_its_prior(root2017, tmp_path):

@@ -72,3 +72,19 @@ def test_prior_strength_sets_how_far_the_priors_stray_from_the_targets(cache):
     assert disagreement(0.0) < disagreement(1.2) < disagreement(3.0)
     with pytest.raises(ValueError, match="prior_strength=-1"):
         build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache), prior_strength=-1))
+
+
+def test_cut_prob_makes_the_priors_miss_part_of_the_object(cache):
+    def missed(cut_prob: float) -> float:
+        np.random.seed(0)
+        ds = build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache),
+                                  split="train", clip_len=3, crop_size=32, stale_prob=0.0,
+                                  prior_strength=0.0, cut_prob=cut_prob))
+        share = []
+        for _ in range(40):
+            item = ds[1]
+            prior, target = item["inputs"][3].numpy() > 0, item["data_samples"].numpy() == 1
+            share.append((target & ~prior).sum() / max(target.sum(), 1))
+        return float(np.mean(share))
+
+    assert missed(1.0) > missed(0.0) + 0.05
