@@ -51,7 +51,11 @@ class PretrainConfig(ClipTraining):
     stem, which takes the prior mask, the fast pathway and the decoder train at ``lr``
     (1.0: every weight at ``lr``); ``prior_strength``: each clip's prior errors have a
     strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``cut_prob``: the
-    share of clips whose priors lack a part of the object's edge, a lost limb (0: none)."""
+    share of clips whose priors lack a part of the object's edge, a lost limb (0: none);
+    ``ema_momentum``: the saved weights are an exponential moving average of the trained ones
+    (mmengine's ``EMAHook``: ``avg = (1 - m) avg + m w`` after every iteration, the BatchNorm
+    statistics averaged too), which generalises better than the last iterate in many
+    recipes (0: the last iterate, as before)."""
 
     iters: int = 400
     batch_size: int = 4
@@ -66,6 +70,7 @@ class PretrainConfig(ClipTraining):
     trunk_lr_mult: float = 1.0
     prior_strength: float = 1.2
     cut_prob: float = 0.0
+    ema_momentum: float = 0.0
 
 
 def _param_scheduler(cfg: PretrainConfig) -> list[dict] | None:
@@ -80,6 +85,13 @@ def _optim_wrapper(cfg: PretrainConfig) -> dict:
         optim["paramwise_cfg"] = dict(
             custom_keys={TRUNK: dict(lr_mult=cfg.trunk_lr_mult)})
     return optim
+
+
+def _ema_hooks(cfg: PretrainConfig) -> list[dict]:
+    if not cfg.ema_momentum:
+        return []
+    return [dict(type="EMAHook", ema_type="ExponentialMovingAverage", momentum=cfg.ema_momentum,
+                 update_buffers=True)]
 
 
 def _fingerprint(cache_dir: Path, model_cfg: dict, cfg: PretrainConfig) -> str:
@@ -147,7 +159,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
             logger=dict(type="LoggerHook", interval=20),
         ),
         custom_hooks=[ChannelsLastHook(), FiniteLossHook(), ProgressBarHook("pretrain"),
-                      LossCurveHook(loss_curve), *hooks],
+                      LossCurveHook(loss_curve), *_ema_hooks(cfg), *hooks],
         randomness=dict(seed=cfg.seed, deterministic=not torch.cuda.is_available()),
         launcher=launcher,
         # unique per Runner: a second one in the same second would reuse the DefaultScope (a warning)
@@ -159,6 +171,9 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     logging.getLogger("mmengine").setLevel(logging.WARNING)
     runner.train()
     model = runner.model.module if hasattr(runner.model, "module") else runner.model
+    ema = [h for h in runner.hooks if type(h).__name__ == "EMAHook"]
+    if ema:
+        model = ema[0].ema_model.module
     if runner.rank == 0:
         save_model(model_out, model, model_cfg, {"iters": cfg.iters, "seed": cfg.seed})
     return Path(model_out)

@@ -133,7 +133,8 @@ def test_optimizer_scheduler_and_augment_params_reach_the_runner_and_the_fingerp
         {"type": "ClipColorJitter", "brightness": 0.2, "contrast": 0.2, "saturation": 0.2}]
     variants = [default, PretrainConfig(scheduler="constant"), PretrainConfig(optimizer="SGD"),
                 PretrainConfig(augment=ClipAugment(colour=0.3)), PretrainConfig(trunk_lr_mult=0.1),
-                PretrainConfig(prior_strength=2.0), PretrainConfig(cut_prob=0.3)]
+                PretrainConfig(prior_strength=2.0), PretrainConfig(cut_prob=0.3),
+                PretrainConfig(ema_momentum=0.01)]
     prints = {_fingerprint(tiny_cache, TINY_MODEL, cfg) for cfg in variants}
     assert len(prints) == len(variants)  # each restarts pretraining rather than resuming
 
@@ -170,3 +171,32 @@ def test_torchrun_two_processes_pretrain_and_finetune(tiny_cache, tiny_davis, tm
     for name in val:
         assert len(list((tmp_path / "results" / name).glob("*.png"))) == 8
     assert not list(tmp_path.glob("timing.rank*.json"))
+
+
+def test_ema_momentum_saves_the_moving_average_of_the_weights(tiny_cache, tmp_path):
+    """With ``ema_momentum`` the saved weights are mmengine's running average of every
+    iteration's weights: between the start and the last iterate, not the last iterate."""
+    from mmengine.hooks import Hook
+
+    from pipeline.engine.pretrain import PretrainConfig, pretrain
+
+    start, last = {}, {}
+
+    class Record(Hook):
+        def before_train(self, runner):
+            start.update({k: v.detach().clone() for k, v in runner.model.state_dict().items()})
+
+        def after_train(self, runner):
+            last.update({k: v.detach().clone() for k, v in runner.model.state_dict().items()})
+
+    cfg = PretrainConfig(iters=3, checkpoint_interval=3, batch_size=1, clip_len=4,
+                         scheduler="constant", lr=1e-2, ema_momentum=0.5)
+    pretrain(tiny_cache, tmp_path / "w", tmp_path / "m.pth", tmp_path / "l.tsv", TINY_MODEL, cfg,
+             hooks=[Record()])
+    saved = _weights(tmp_path / "m.pth")
+    name = "backbone.slow_pathway.stem.0.weight"
+    moved, towards = last[name] - start[name], saved[name] - start[name]
+    assert moved.abs().max() > 0
+    assert not torch.allclose(saved[name], last[name])  # not the last iterate
+    # the average lies between the start and the last iterate
+    assert (towards * moved).sum() > 0 and towards.norm() < moved.norm()
