@@ -64,7 +64,7 @@ def apply_errors(mask: np.ndarray, errors: dict, rng: np.random.Generator) -> np
     a = cv2.getRotationMatrix2D((float(cx), float(cy)), float(errors["angle"]), float(errors["scale"]))
     a[:, 2] += np.asarray(errors["shift"]) * size
     m = cv2.warpAffine(m, a, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    if errors.get("cut"):
+    if errors["cut"]:
         _cut(m, *errors["cut"])
     r = int(round(errors["dilate"] * size))
     if r:

@@ -122,6 +122,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     ``hooks``: extra mmengine hooks (e.g. a schedule of the caller's own).
     """
     import torch
+    from mmengine.hooks import EMAHook
     from mmengine.runner import Runner
 
     from pipeline.models import build_segmenter
@@ -171,8 +172,8 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
     logging.getLogger("mmengine").setLevel(logging.WARNING)
     runner.train()
     model = runner.model.module if hasattr(runner.model, "module") else runner.model
-    ema = [h for h in runner.hooks if type(h).__name__ == "EMAHook"]
-    if ema:
+    ema = [h for h in runner.hooks if isinstance(h, EMAHook)]
+    if ema:  # the average, not the last iterate
         model = ema[0].ema_model.module
     if runner.rank == 0:
         save_model(model_out, model, model_cfg, {"iters": cfg.iters, "seed": cfg.seed})
