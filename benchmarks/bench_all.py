@@ -151,6 +151,24 @@ CHANGES = [  # each speed change with its measured effect (kept in BENCHMARKS.md
     "and written on the writer's thread. The default `segment` on the 600-frame bus mp4: "
     "steady state 1.18-1.26x by round against the version before (three rounds turn about), "
     "the same PNGs, overlay and areas byte for byte (\"Propagation in threads\" below).",
+    "Tried and not kept (issue 22; 2026-12-03, a 2-core AMD EPYC with AVX-512 and "
+    "avx512_bf16, no AMX): the appearance check's nearest-neighbour matches in bfloat16 "
+    "(queries and kept features cast, oneDNN's bf16 products where the CPU has them). Alone, "
+    "the largest match (2,400 cells against 30,000 kept features) takes 64 instead of 176 ms;"
+    " in propagation (`benchmarks/propagation_parts.py`, bus to 300 frames) the matches fall "
+    "from 10.0 to 6.8-7.5 ms a frame on the main thread and from 9.5 to 4.0-4.7 on the "
+    "memory's update thread. Held-out J&F the same (six stored networks of two parents, "
+    "predicted again: 0.741 against 0.740; by network 0.764 / 0.749 / 0.759 / 0.728 / 0.716 /"
+    " 0.730 against 0.772 / 0.748 / 0.754 / 0.719 / 0.716 / 0.729), but the default `segment`"
+    " on the 600-frame bus mp4 (steady state, six rounds turn about against the version "
+    "before) gained nothing measurable: 1.10 / 0.95 / 1.09 / 1.00 / 0.98 / 1.02x by round "
+    "(12.6-15.9 frames/s). Not worth results that would then differ between CPUs with and "
+    "without bfloat16 products.",
+    "Tried and not kept: the matches in smaller chunks of the kept features "
+    "(`appearance._nearest`, 2048 rows at a time; the same results at any chunk): 256 rows "
+    "0.86x and 128 rows 0.80x the time for the largest match, no change at the sizes most "
+    "matches have (300-600 cells): 0-10 %, not measurable end to end after the bfloat16 "
+    "result above.",
 ]
 
 
