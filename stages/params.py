@@ -88,6 +88,7 @@ FRACTIONS = ("download.synthetic.fast_fraction", "finetune.static_prob", "pretra
              "finetune.appearance_vote", "finetune.deform_prob", "finetune.paste_prob",
              "finetune.flip_uncertain", "finetune.edge_refine", "finetune.motion_check",
              "finetune.growth_vote", "finetune.blend", "finetune.cut_prob", "pretrain.cut_prob",
+             "pretrain.occluder_prob",
              "pretrain.ema_momentum",
              *(f"{s}.augment.{k}" for s in ("pretrain", "finetune") for k in ("flip", "colour")))
 AT_MOST = {"download.synthetic.max_objects": 254, **dict.fromkeys(FRACTIONS, 1)}

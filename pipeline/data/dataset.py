@@ -14,7 +14,7 @@ from pipeline.data.clips import ClipSpec
 from pipeline.data.crops import jitter_box
 from pipeline.data.davis import VOID
 from pipeline.data.priors import clip_priors, deform_prior, with_prior
-from pipeline.data.photos import load_photos, photo_clip
+from pipeline.data.photos import load_photos, pass_occluder, photo_clip
 from pipeline.errors import InputError
 from pipeline.labels import object_ids
 from pipeline.registry import DATASETS, TRANSFORMS, build
@@ -90,7 +90,12 @@ class PropagationClipDataset(ClipDataset):
 
     With probability ``photo_prob`` a clip is instead a still photo of the cache's
     images moved over ``clip_len`` frames (:func:`~pipeline.data.photos.photo_clip`), its
-    object the target.
+    object the target. With probability ``occluder_prob`` a photo's object is also cut out and
+    moved across the clip's crops in front of everything (:func:`~pipeline.data.photos.pass_occluder`):
+    an occluder where it passes over the target, a distractor beside it, labelled
+    background either way; half of such clips take their priors from the target as it was
+    before the occluder came (a propagated mask that still holds the part now hidden),
+    half from what is left visible.
 
     Item: ``inputs`` (4, T, S, S) uint8 (RGB + prior x 255), ``data_samples`` (T, S, S).
     """
@@ -98,7 +103,8 @@ class PropagationClipDataset(ClipDataset):
     def __init__(self, cache_dir: str, split: str = "train", clip_len: int = 8, tau: int = 1,
                  pipeline=(), repeat: int = 1, crop_size: int = 128, context: float = 2.0,
                  min_side: float = 32.0, stale_prob: float = 0.25, photo_prob: float = 0.0,
-                 max_skip: int = 1, prior_strength: float = 1.2, cut_prob: float = 0.0):
+                 max_skip: int = 1, prior_strength: float = 1.2, cut_prob: float = 0.0,
+                 occluder_prob: float = 0.0):
         super().__init__(cache_dir, split, clip_len, tau, pipeline, repeat)
         self.spec = ClipSpec(clip_len, tau, crop_size, context, min_side)
         if max_skip < 1:
@@ -108,11 +114,13 @@ class PropagationClipDataset(ClipDataset):
                              "shifts, scaling or dilation)")
         self.stale_prob, self.photo_prob, self.max_skip = stale_prob, photo_prob, max_skip
         self.prior_strength, self.cut_prob = prior_strength, cut_prob
-        self.photos = load_photos(self.cache_dir) if photo_prob > 0 else None
-        if photo_prob > 0 and not self.photos:
-            raise InputError(f"{self.cache_dir}: pretrain.photo_prob={photo_prob} but the cache "
-                             "holds no photos; set download.photos to a folder of "
-                             "photos and masks, or pretrain.photo_prob to 0")
+        self.occluder_prob = occluder_prob
+        self.photos = load_photos(self.cache_dir) if photo_prob > 0 or occluder_prob > 0 else None
+        for key, prob in (("photo_prob", photo_prob), ("occluder_prob", occluder_prob)):
+            if prob > 0 and not self.photos:
+                raise InputError(f"{self.cache_dir}: pretrain.{key}={prob} but the cache holds "
+                                 "no photos; set download.photos to a folder of photos and "
+                                 f"masks, or pretrain.{key} to 0")
 
     def _video_clip(self, index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Frames and targets (1 = one object of the last frame, 0, 255 void) of clip ``index``."""
@@ -126,7 +134,7 @@ class PropagationClipDataset(ClipDataset):
 
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.randint(2**31))  # follows mmengine's seeding
-        if self.photos and rng.random() < self.photo_prob:
+        if self.photo_prob > 0 and rng.random() < self.photo_prob:
             frames, target = photo_clip(self.photos, int(rng.integers(len(self.photos))),
                                          self.spec.clip_len, rng)
         else:
@@ -136,6 +144,11 @@ class PropagationClipDataset(ClipDataset):
                or jitter_box((h / 2, w / 2, float(max(h, w))), rng))
         crops, labels = self.spec.crop(frames, target, box, fill=VOID)
         fg = (labels == 1).astype(np.uint8)
+        if self.occluder_prob > 0 and rng.random() < self.occluder_prob:  # no draw at 0
+            photo = self.photos[int(rng.integers(len(self.photos)))]
+            crops, labels = pass_occluder(crops, labels, photo, rng)
+            if rng.random() < 0.5:  # else the priors keep the hidden part
+                fg = (labels == 1).astype(np.uint8)
         priors = clip_priors(fg, rng, rng.uniform(0.0, self.prior_strength), cut_prob=self.cut_prob)
         if rng.random() < self.stale_prob and len(fg) > 1:
             priors[-1] = deform_prior(fg[-2], rng, 0.5)

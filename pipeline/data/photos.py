@@ -37,7 +37,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from pipeline.data.crops import bounds, crop_matrix
-from pipeline.data.davis import DavisError, read_frame
+from pipeline.data.davis import VOID, DavisError, read_frame
 
 FOLDER = "Photos"  # inside the installed DAVIS root
 NPZ, INDEX = "photos.npz", "photos.parquet"  # inside the cache
@@ -225,6 +225,40 @@ def photo_clip(photos: list[tuple[np.ndarray, np.ndarray]], index: int, clip_len
         frames.append(warped)
         masks.append(m)
     return np.stack(frames), np.stack(masks)
+
+
+def pass_occluder(frames: np.ndarray, labels: np.ndarray, photo: tuple[np.ndarray, np.ndarray],
+                  rng: np.random.Generator, sizes: tuple[float, float] = (0.25, 0.6)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A photo's object cut out and moved in a straight line across a clip of crops, in front
+    of everything: crops (T, S, S, 3) uint8 and label maps (T, S, S) (1 = the target, 0,
+    255 void) -> the same with the cut-out over them and its pixels (where it covers at least
+    half of one) labelled 0 (void stays void). Its larger side is ``sizes`` (drawn from the
+    range) times the crop's, its path from one point of the crop to another over the clip:
+    in front of the target it hides a part (an occluder, as the pole of DAVIS's kite-walk),
+    beside it it is a salient thing that is not the target (a distractor). STM and XMem
+    pretrain with objects pasted so; :class:`~pipeline.data.dataset.PropagationClipDataset`
+    draws one for a share ``occluder_prob`` of its clips."""
+    image, mask = photo
+    (y0, y1), (x0, x1) = ((int(a.min()), int(a.max()) + 1) for a in np.nonzero(mask))
+    cut, alpha = image[y0:y1, x0:x1], mask[y0:y1, x0:x1].astype(np.float32)
+    side = frames.shape[1]
+    scale = rng.uniform(*sizes) * side / max(cut.shape[:2])
+    size = (max(1, round(cut.shape[1] * scale)), max(1, round(cut.shape[0] * scale)))
+    cut = cv2.resize(cut, size, interpolation=cv2.INTER_AREA)
+    alpha = cv2.GaussianBlur(cv2.resize(alpha, size, interpolation=cv2.INTER_AREA), (3, 3), 0)
+    start, end = rng.uniform(0, side, 2), rng.uniform(0, side, 2)  # the centre's path (x, y)
+    frames, labels = frames.copy(), labels.copy()
+    for t, frame, label in zip(np.linspace(0.0, 1.0, len(frames)), frames, labels):
+        x, y = start + t * (end - start) - np.array(size) / 2
+        shift = np.float32([[1, 0, x], [0, 1, y]])
+        a = cv2.warpAffine(alpha, shift, (side, side), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        over = cv2.warpAffine(cut, shift, (side, side), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        frame[:] = (a[..., None] * over + (1 - a[..., None]) * frame).round().astype(np.uint8)
+        label[(a >= 0.5) & (label != VOID)] = 0
+    return frames, labels
 
 
 def paint_out(image: np.ndarray, mask: np.ndarray, margin: int = 4) -> tuple[np.ndarray, np.ndarray]:

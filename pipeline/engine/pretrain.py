@@ -52,6 +52,9 @@ class PretrainConfig(ClipTraining):
     (1.0: every weight at ``lr``); ``prior_strength``: each clip's prior errors have a
     strength drawn from [0, it] (:func:`~pipeline.data.priors.draw_errors`); ``cut_prob``: the
     share of clips whose priors lack a part of the object's edge, a lost limb (0: none);
+    ``occluder_prob``: the share of clips with a photo's object passing across them, in
+    front of the target or beside it, labelled background (an occluder or a distractor;
+    :func:`~pipeline.data.photos.pass_occluder`; it needs the cache's photos; 0: none);
     ``ema_momentum``: the saved weights are an exponential moving average of the trained ones
     (mmengine's ``EMAHook``: ``avg = (1 - m) avg + m w`` after every iteration, the BatchNorm
     statistics averaged too), which generalises better than the last iterate in many
@@ -70,6 +73,7 @@ class PretrainConfig(ClipTraining):
     trunk_lr_mult: float = 1.0
     prior_strength: float = 1.2
     cut_prob: float = 0.0
+    occluder_prob: float = 0.0
     ema_momentum: float = 0.0
 
 
@@ -149,7 +153,7 @@ def pretrain(cache_dir: Path, work_dir: Path, model_out: Path, loss_curve: Path,
                          pipeline=list(cfg.augment), crop_size=model_cfg.get("crop_size", 128),
                          context=model_cfg.get("context", 2.0), photo_prob=cfg.photo_prob,
                          max_skip=cfg.max_skip, prior_strength=cfg.prior_strength,
-                         cut_prob=cfg.cut_prob),
+                         cut_prob=cfg.cut_prob, occluder_prob=cfg.occluder_prob),
         ),
         train_cfg=dict(by_epoch=False, max_iters=cfg.iters, val_interval=cfg.iters + 1),
         optim_wrapper=_optim_wrapper(cfg),

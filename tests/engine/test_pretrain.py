@@ -134,7 +134,7 @@ def test_optimizer_scheduler_and_augment_params_reach_the_runner_and_the_fingerp
     variants = [default, PretrainConfig(scheduler="constant"), PretrainConfig(optimizer="SGD"),
                 PretrainConfig(augment=ClipAugment(colour=0.3)), PretrainConfig(trunk_lr_mult=0.1),
                 PretrainConfig(prior_strength=2.0), PretrainConfig(cut_prob=0.3),
-                PretrainConfig(ema_momentum=0.01)]
+                PretrainConfig(ema_momentum=0.01), PretrainConfig(occluder_prob=0.3)]
     prints = {_fingerprint(tiny_cache, TINY_MODEL, cfg) for cfg in variants}
     assert len(prints) == len(variants)  # each restarts pretraining rather than resuming
 
