@@ -255,7 +255,7 @@ def pass_occluder(frames: np.ndarray, labels: np.ndarray, photo: tuple[np.ndarra
         a = cv2.warpAffine(alpha, shift, (side, side), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         over = cv2.warpAffine(cut, shift, (side, side), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                              borderMode=cv2.BORDER_REPLICATE)  # its edge not darkened
         frame[:] = (a[..., None] * over + (1 - a[..., None]) * frame).round().astype(np.uint8)
         label[(a >= 0.5) & (label != VOID)] = 0
     return frames, labels

@@ -7,7 +7,7 @@ from PIL import Image
 from pipeline.data.cache import decode, sequence_table
 from pipeline.data.davis import DavisError, list_sequences
 from pipeline.data.download import held_out_names, install_dataset
-from pipeline.data.photos import find_pairs, load_photos, photo_clip
+from pipeline.data.photos import find_pairs, load_photos, pass_occluder, photo_clip
 from pipeline.errors import ConfigError, InputError
 from pipeline.registry import DATASETS, build
 from tests.support import make_root
@@ -69,6 +69,50 @@ def test_a_photo_clip_moves_the_object_and_keeps_its_mask_on_it(photos_root, tmp
                               crop_size=16, photo_prob=1.0))
     item = ds[0]
     assert item["inputs"].shape == (4, 4, 16, 16) and (item["data_samples"] == 1).any()
+
+
+def test_an_occluder_passes_in_front_and_hides_what_it_covers():
+    """A photo's object moved across a clip of crops: drawn over the frames, labelled
+    background where it covers the target, void left void, and moving."""
+    photo = (np.full((20, 30, 3), (250, 200, 40), np.uint8), np.zeros((20, 30), np.uint8))
+    photo[1][4:16, 5:25] = 1  # a 12 x 20 yellow box, the rest of the photo not pasted
+    frames = np.zeros((6, 32, 32, 3), np.uint8)
+    labels = np.zeros((6, 32, 32), np.uint8)
+    labels[:, 8:24, 8:24] = 1
+    labels[:, :, :2] = 255
+    rng = np.random.default_rng(4)
+    seen = []
+    for _ in range(5):
+        out, out_labels = pass_occluder(frames, labels, photo, rng, sizes=(0.5, 0.5))
+        assert out.shape == frames.shape and out_labels.shape == labels.shape
+        assert not frames.any() and (labels[:, 8:24, 8:24] == 1).all()  # inputs untouched
+        covered = out[..., 0] >= 125  # at least half yellow
+        assert covered.any(axis=(1, 2)).sum() >= 3
+        assert out[..., 2].max() <= 40  # only the yellow box, never the photo's black
+        assert not (covered & (out_labels == 1)).any()  # what it covers is no longer the target
+        assert ((out_labels == 1) | covered | (labels != 1)).all()  # nor anything else lost
+        assert (out_labels[labels == 255] == 255).all()
+        seen.append([np.argwhere(c).mean(axis=0) for c in covered if c.any()])
+    assert any(np.abs(path[0] - path[-1]).max() > 4 for path in seen)  # it moves
+
+
+def test_occluders_in_pretraining_clips_need_photos(photos_root, tmp_path):
+    src = make_root(tmp_path / "src")
+    bare = decode(install_dataset("local", tmp_path / "bare", path=str(src)), tmp_path / "c0",
+                  (16, 24))
+    with pytest.raises(InputError, match="pretrain.occluder_prob=0.5 but the cache holds no photos"):
+        build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(bare), occluder_prob=0.5))
+    cache = decode(install_dataset("local", tmp_path / "davis", path=str(src),
+                                   photos=str(photos_root)), tmp_path / "cache", (16, 24))
+
+    def target_share(occluder_prob: float) -> float:
+        np.random.seed(0)
+        ds = build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(cache),
+                                  clip_len=4, crop_size=16, occluder_prob=occluder_prob))
+        return float(np.mean([(ds[i % len(ds)]["data_samples"] == 1).float().mean()
+                              for i in range(30)]))
+
+    assert target_share(1.0) < target_share(0.0) - 0.02
 
 
 def test_bad_photo_folders_and_holdout_names_are_one_clear_error(tmp_path, photos_root):
