@@ -90,10 +90,10 @@ class PropagationClipDataset(ClipDataset):
 
     With probability ``photo_prob`` a clip is instead a still photo of the cache's
     images moved over ``clip_len`` frames (:func:`~pipeline.data.photos.photo_clip`), its
-    object the target. With probability ``occluder_prob`` a photo's object is also cut out and
-    moved across the clip's crops in front of everything (:func:`~pipeline.data.photos.pass_occluder`):
-    an occluder where it passes over the target, a distractor beside it, labelled
-    background either way; half of such clips take their priors from the target as it was
+    object the target. With probability ``occluder_prob`` a photo's object is also cut out
+    and moved across the clip's crops in front of everything
+    (:func:`~pipeline.data.photos.pass_occluder`): an occluder where it passes over the
+    target, a distractor beside it, labelled background either way; half of such clips take their priors from the target as it was
     before the occluder came (a propagated mask that still holds the part now hidden),
     half from what is left visible.
 

@@ -100,7 +100,7 @@ def test_occluders_in_pretraining_clips_need_photos(photos_root, tmp_path):
     src = make_root(tmp_path / "src")
     bare = decode(install_dataset("local", tmp_path / "bare", path=str(src)), tmp_path / "c0",
                   (16, 24))
-    with pytest.raises(InputError, match="pretrain.occluder_prob=0.5 but the cache holds no photos"):
+    with pytest.raises(InputError, match="occluder_prob=0.5 but the cache holds no photos"):
         build(DATASETS, dict(type="PropagationClipDataset", cache_dir=str(bare), occluder_prob=0.5))
     cache = decode(install_dataset("local", tmp_path / "davis", path=str(src),
                                    photos=str(photos_root)), tmp_path / "cache", (32, 48))
