@@ -240,8 +240,8 @@ def pass_occluder(frames: np.ndarray, labels: np.ndarray, photo: tuple[np.ndarra
     pretrain with objects pasted so; :class:`~pipeline.data.dataset.PropagationClipDataset`
     draws one for a share ``occluder_prob`` of its clips."""
     image, mask = photo
-    (y0, y1), (x0, x1) = ((int(a.min()), int(a.max()) + 1) for a in np.nonzero(mask))
-    cut, alpha = image[y0:y1, x0:x1], mask[y0:y1, x0:x1].astype(np.float32)
+    rect = bounds(mask)  # never None: photo masks are refused empty (read_photo_mask)
+    cut, alpha = image[rect], mask[rect].astype(np.float32)
     side = frames.shape[1]
     scale = rng.uniform(*sizes) * side / max(cut.shape[:2])
     size = (max(1, round(cut.shape[1] * scale)), max(1, round(cut.shape[0] * scale)))
